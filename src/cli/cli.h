@@ -1,0 +1,49 @@
+/*
+ * cli.h — the command-line front end: dispatcher, command table, shared helpers.
+ *
+ * The CLI is a thin layer: each subcommand lives in its own file (cmd_<name>.c) with
+ * one entry point `int cmd_<name>(int argc, char **argv)` that receives the arguments
+ * after the command name (argv[0] is the command name) and returns an exit status.
+ * Only this folder prints user-facing errors and chooses exit codes (CLI.md).
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdio.h>
+
+/* Exit statuses (CLI.md). */
+enum {
+    CLI_OK = 0,
+    CLI_ERROR = 1,
+    CLI_USAGE = 2,
+    CLI_INTERRUPTED = 130,
+};
+
+typedef struct cli_command {
+    const char *name;
+    const char *synopsis; /* arguments after the name, e.g. "MODEL [PROMPT...]" */
+    const char *summary;  /* one line for `anemone --help` */
+    int (*run)(int argc, char **argv);
+    void (*help)(FILE *out); /* full help for `anemone help NAME` / `NAME --help` */
+} cli_command;
+
+/* Every command that exists, in the order --help lists them; NULL-name terminated. */
+extern const cli_command cli_commands[];
+
+const cli_command *cli_find_command(const char *name);
+
+/* Print "anemone: <msg>" and, when advice is not NULL, a second line with it. */
+void cli_error(const char *advice, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A usage error: "anemone <cmd>: <msg>" + "Try 'anemone help <cmd>'."; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Version text for --version (several lines). */
+void cli_print_version(FILE *out);
+
+/* Top-level help. */
+void cli_print_help(FILE *out);
+
+int cmd_help(int argc, char **argv);
+
+#endif
