@@ -13,6 +13,9 @@ static void help_help(FILE *out)
 
 const cli_command cli_commands[] = {
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
+    {"pull", "MODEL", "download a model from Hugging Face into the cache", cmd_pull, help_pull},
+    {"ls", "", "list the models in the cache", cmd_ls, help_ls},
+    {"rm", "MODEL", "remove a model from the cache", cmd_rm, help_rm},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
