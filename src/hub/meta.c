@@ -106,13 +106,20 @@ int hub_meta_components(const char *yaml, size_t len, char ***names, size_t *n, 
     }
     for (int i = 0; keys[i]; i++)
         vals[i] = scalar(&doc, params, keys[i]);
-    /* Explicit names first (0.3.0+), extension stripped. */
+    /* Explicit names first (0.3.0+), extension stripped. An ffn named with its chunk
+     * ("x_chunk_01of02") also brings the chunkless base, which matches every chunk. */
     for (int i = 0; i < 4; i++) {
         if (!vals[i])
             continue;
         strip_ext(vals[i]);
         if (push(names, n, vals[i]) != 0)
             goto oom;
+        char *ch = strstr(vals[i], "_chunk_");
+        if (ch) {
+            *ch = '\0';
+            if (push(names, n, vals[i]) != 0)
+                goto oom;
+        }
     }
     *n_explicit = *n;
     /* Then the names ANEMLL's chat.py rebuilds, so older meta.yaml files work too. */

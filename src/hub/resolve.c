@@ -192,10 +192,11 @@ static int snapshot_complete(const char *snap, an_error *err)
         int have = component_present(snap, entries, ne, names[i]);
         found += have;
         if (i < n_explicit && !have)
-            rc = an_errorf(err, "the cached snapshot lacks %s", names[i]);
+            rc = an_errorf(err, "meta.yaml names %s, but there is no %s.mlmodelc nor %s.mlmodelc.zip",
+                           names[i], names[i], names[i]);
     }
     if (rc == 0 && !found)
-        rc = an_errorf(err, "the cached snapshot has none of the components meta.yaml names");
+        rc = an_errorf(err, "none of the components meta.yaml names is there");
     hub_strv_free(names, n);
     hub_strv_free(entries, ne);
     return rc;
