@@ -196,6 +196,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
             if (errno == EINTR)
                 continue;
             d->write_errno = errno;
+            /* Keep the file equal to what was hashed: drop a partly written chunk. */
+            if (ftruncate(d->fd, (off_t)d->have) != 0)
+                d->have = 0;
             return 0;
         }
         off += (size_t)w;
@@ -330,10 +333,10 @@ static int on_done(const hub_env *env, const char *repo_dir, const char *repo_id
     hub_pathf(what, sizeof what, "downloading %s", d->job->path);
     if (d->write_errno) {
         int e = d->write_errno;
-        if (e == ENOSPC || e == EDQUOT) {
-            an_errorf(err, "%s: disk full; kept %llu of %llu bytes in %s\n"
+        if (e == ENOSPC || e == EDQUOT || e == EFBIG) {
+            an_errorf(err, "%s: disk full (%s); kept %llu of %llu bytes in %s\n"
                            "Free some space and run the same command again: it resumes from there.",
-                      what, d->have, d->job->size, d->incomplete);
+                      what, strerror(e), d->have, d->job->size, d->incomplete);
             return HUB_ERR_DISK;
         }
         return an_errorf(err, "%s: cannot write %s: %s", what, d->incomplete, strerror(e));

@@ -347,7 +347,13 @@ static int from_hub(const hub_env *env, const hub_options *opts, const char *rep
     hub_headers h;
     char *body = NULL;
     size_t len = 0;
-    int rc = api_get(env, url, &h, &body, &len, err);
+    /* With a cached copy to fall back on, the first request is not retried: an offline
+     * start must be quick (PEERS.md §5.2). */
+    char cached[41];
+    hub_env quick = *env;
+    if (hub_is_commit(rev) || hub_read_ref(repo_dir, rev, cached) == 0)
+        quick.max_retries = 0;
+    int rc = api_get(&quick, url, &h, &body, &len, err);
     if (rc != 0) {
         free(body);
         return rc;

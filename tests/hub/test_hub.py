@@ -437,6 +437,65 @@ def t_faults():
     report("sha_mismatch_not_linked", not os.path.lexists(snap))
 
 
+def t_disk_full_and_no_exist():
+    import resource
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150000, 150000))
+
+    home = new_home("diskfull")
+    env = env_for(home, HUB)
+    sha = ffn2_sha(HUB)
+    p = subprocess.run([BIN, "pull", "anemll/tiny-zip"], env=env, capture_output=True, text=True,
+                       timeout=60, preexec_fn=limit)
+    inc = os.path.join(repo_dir(home), "blobs", sha + ".incomplete")
+    kept = os.path.getsize(inc) if os.path.exists(inc) else -1
+    report("disk_full_says_what_was_kept", p.returncode == 1 and "disk full" in p.stderr
+           and ("kept %d of" % kept) in p.stderr and 0 < kept <= 150000, "kept=%d err=%s" % (kept, p.stderr))
+    rc, out, err = run(["pull", "anemll/tiny-zip"], env)
+    blob = os.path.join(repo_dir(home), "blobs", sha)
+    report("disk_full_then_resume", rc == 0 and sha256(open(blob, "rb").read()) == sha, err)
+    home = new_home("noexist")
+    HUB.missing.add(("anemll/tiny-dir", "tokenizer.json"))
+    rc, out, err = run(["pull", "anemll/tiny-dir"], env_for(home, HUB))
+    HUB.missing.clear()
+    marker = os.path.join(repo_dir(home, "anemll/tiny-dir"), ".no_exist", HUB.dir_main, "tokenizer.json")
+    report("entry_not_found_marks_no_exist", rc == 1 and "no such file" in err and os.path.isfile(marker), err)
+
+
+def t_progress():
+    if not shutil.which("script"):
+        skip("progress_on_terminal", "script(1) is not installed")
+        return
+    home = new_home("progress")
+    sha = ffn2_sha(HUB)
+    data = HUB.blobs[sha]
+    os.makedirs(os.path.join(repo_dir(home), "blobs"))
+    with open(os.path.join(repo_dir(home), "blobs", sha + ".incomplete"), "wb") as f:
+        f.write(data[:150000])  # a valid partial file the server will ignore (200): restart at 0
+    HUB.faults[sha] = ["ignore_range"]
+    HUB.slow[sha] = 0.01
+    env = env_for(home, HUB)
+    p = subprocess.run(["script", "-qec", BIN + " pull anemll/tiny-zip", "/dev/null"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    HUB.slow.pop(sha, None)
+    HUB.faults.pop(sha, None)
+    units = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+    totals = [float(a) * units[u] for a, u in re.findall(r"total\s+([\d.]+) (B|kB|MB|GB) /", p.stdout)]
+    files = [float(a) * units[u] for a, u in re.findall(
+        r"chunk_02of02\.mlmodelc\.zip\s+([\d.]+) (B|kB|MB|GB) /", p.stdout)]
+    mono = all(b >= a for a, b in zip(totals, totals[1:])) and all(b >= a for a, b in zip(files, files[1:]))
+    report("progress_on_terminal", p.returncode == 0 and len(totals) >= 2 and "/s" in p.stdout,
+           "rc=%d frames=%d" % (p.returncode, len(totals)))
+    report("progress_never_backwards", len(totals) >= 2 and len(files) >= 2 and mono, "%s | %s" % (totals, files))
+    home = new_home("noprogress")
+    p = subprocess.run(["script", "-qec", BIN + " pull anemll/tiny-dir", "/dev/null"],
+                       env=env_for(home, HUB, HF_HUB_DISABLE_PROGRESS_BARS="1"),
+                       capture_output=True, text=True, timeout=60)
+    report("progress_disabled_by_env", p.returncode == 0 and "total" not in p.stdout, p.stdout[-300:])
+
+
 def wait_for(pred, timeout):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -603,7 +662,7 @@ if __name__ == "__main__":
     HUB = build_hub()
     t0 = time.time()
     for fn in (t_pull_basic, t_dir_layout_and_redirect, t_errors, t_rate_limit, t_faults,
-               t_kill_and_resume, t_concurrent, t_offline, t_zip_traversal, t_interop,
+               t_kill_and_resume, t_concurrent, t_disk_full_and_no_exist, t_progress, t_offline, t_zip_traversal, t_interop,
                t_cache_invariant):
         scenario(fn)
     HUB.stop()
