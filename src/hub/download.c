@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -402,6 +403,9 @@ typedef struct progress {
     unsigned long long base; /* bytes present before this run */
 } progress;
 
+/* One line per file and a total, redrawn in place: the same lines every frame, so the
+ * cursor always moves back over exactly what was drawn. Values never go backwards
+ * (a restarted file keeps showing its best count until it passes it). */
 static void draw(progress *p, dl *ds, size_t n, int final)
 {
     unsigned long long total = 0, shown = 0;
@@ -409,6 +413,13 @@ static void draw(progress *p, dl *ds, size_t n, int final)
         total += ds[i].job->size;
         shown += ds[i].state == ST_DONE ? ds[i].job->size : ds[i].shown;
     }
+    struct winsize ws;
+    int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    int namew = cols - 44;
+    if (namew < 12)
+        namew = 12;
+    if (namew > 60)
+        namew = 60;
     if (p->lines)
         fprintf(stderr, "\033[%dA", p->lines);
     p->lines = 0;
@@ -417,17 +428,17 @@ static void draw(progress *p, dl *ds, size_t n, int final)
     char a[32], b[32], s[32];
     for (size_t i = 0; i < n; i++) {
         dl *d = &ds[i];
-        if (d->state != ST_RUNNING && d->state != ST_WAIT && d->state != ST_LOCK && !final)
-            continue;
         unsigned long long v = d->state == ST_DONE ? d->job->size : d->shown;
         human(a, sizeof a, (double)v);
         human(b, sizeof b, (double)d->job->size);
         const char *name = d->job->path;
-        size_t nl = strlen(name);
-        fprintf(stderr, "\r\033[K  %s%-40s %10s / %-10s %s\n", nl > 40 ? "..." : "",
-                nl > 40 ? name + nl - 37 : name, a, b,
-                d->state == ST_DONE ? "done" : d->state == ST_LOCK ? "waiting for another download"
-                                           : d->state == ST_WAIT ? "retrying" : "");
+        int nl = (int)strlen(name);
+        const char *st = d->state == ST_DONE ? "done" : d->state == ST_LOCK && d->wake > 0 ? "waiting"
+                         : d->state == ST_WAIT ? "retrying" : "";
+        if (nl > namew)
+            fprintf(stderr, "\r\033[K  ...%-*s %10s / %-10s %s\n", namew - 3, name + nl - (namew - 3), a, b, st);
+        else
+            fprintf(stderr, "\r\033[K  %-*s %10s / %-10s %s\n", namew, name, a, b, st);
         p->lines++;
     }
     human(a, sizeof a, (double)shown);
@@ -438,7 +449,7 @@ static void draw(progress *p, dl *ds, size_t n, int final)
         long sec = (long)((double)(total - shown) / speed);
         hub_pathf(eta, sizeof eta, "  ETA %ld:%02ld", sec / 60, sec % 60);
     }
-    fprintf(stderr, "\r\033[K  total %10s / %-10s %s/s%s\n", a, b, s, eta);
+    fprintf(stderr, "\r\033[K  %-*s %10s / %-10s %s/s%s\n", namew, "total", a, b, s, eta);
     p->lines++;
     if (final)
         p->lines = 0;
