@@ -564,6 +564,19 @@ def t_offline():
     rc2, out2, err2 = run(["pull", "anemll/tiny-zip"], down)
     report("unreachable_uses_cache", rc2 == 0 and out2 == out and "using cached revision" in err2,
            "rc=%d err=%s" % (rc2, err2))
+    # The library call run/chat/show use: with prefer_cache, no request at all.
+    tool = os.path.join(ROOT, os.environ.get("ANEMONE_BUILD", "build"), "tests", "hub", "tool_hub_resolve")
+    if os.access(tool, os.X_OK):
+        n = len(HUB.log)
+        p = subprocess.run([tool, "--prefer-cache", "anemll/tiny-zip"], env=env, capture_output=True,
+                           text=True, timeout=60)
+        report("prefer_cache_no_network", p.returncode == 0 and p.stdout == out and len(HUB.log) == n,
+               "rc=%d err=%s requests=%d" % (p.returncode, p.stderr, len(HUB.log) - n))
+        p = subprocess.run([tool, "--prefer-cache", "anemll/tiny-dir"], env=env, capture_output=True,
+                           text=True, timeout=60)
+        report("prefer_cache_downloads_when_missing", p.returncode == 0 and len(HUB.log) > n, p.stderr)
+    else:
+        skip("prefer_cache_no_network", "tool_hub_resolve is not built")
     rc2, out2, err2 = run(["pull", "anemll/tiny-dir"], env_for(new_home("down"), None))
     report("unreachable_not_cached", rc2 == 1 and "cannot reach" in err2, err2)
     report("unreachable_is_quick", time.time() - t0 < 15, "%.1fs" % (time.time() - t0))
