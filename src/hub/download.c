@@ -367,8 +367,12 @@ static int on_done(const hub_env *env, const char *repo_dir, const char *repo_id
                !(d->h.status / 100 == 2 && d->job->size == 0)) {
         if (d->h.status == 206) /* 206 to a request without Range: nonsense, start over */
             retry = 1;
-        else
+        else if (d->job->send_token)
             return hub_http_error(env, &d->h, what, repo_id, commit, err);
+        else /* the download host (a CDN): its errors say nothing about the repo */
+            return an_errorf(err, "%s: the download server answered HTTP %ld\n"
+                                  "Run the same command again; if it keeps failing, the Hub may be having trouble.",
+                             what, d->h.status);
     } else if (d->have < d->job->size) {
         retry = 1; /* the connection ended early but cleanly */
     }

@@ -369,7 +369,9 @@ static int from_hub(const hub_env *env, const hub_options *opts, const char *rep
         return an_error_prefix(err, "%s: revision answer", repo_id), HUB_ERR;
     hub_pathf(commit, 41, "%s", sha);
     free(sha);
-    if (hub_cache_prepare(env, repo_id, err) != 0 || hub_write_ref(repo_dir, rev, commit, err) != 0)
+    /* refs/<rev> moves only once the snapshot is complete, so an interrupted update leaves
+     * the previous revision usable offline. */
+    if (hub_cache_prepare(env, repo_id, err) != 0)
         return HUB_ERR_DISK;
 
     hub_tree tree = {0};
@@ -424,6 +426,10 @@ static int from_hub(const hub_env *env, const hub_options *opts, const char *rep
     hub_pathf(snap, sizeof snap, "%s/snapshots/%s", repo_dir, commit);
     if (snapshot_complete(snap, &why) != 0) {
         rc = an_errorf(err, "%s: %s", repo_id, why.msg);
+        goto out;
+    }
+    if (hub_write_ref(repo_dir, rev, commit, err) != 0) {
+        rc = HUB_ERR_DISK;
         goto out;
     }
     rc = model_dir(env, repo_id, repo_dir, commit, out, err);

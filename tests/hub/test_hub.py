@@ -647,6 +647,32 @@ def t_interop():
     report("interop_anemone_pull_then_hf_offline", ok, "anemone rc=%d | hf rc=%d %s %s" % (rc, rc2, out2[-400:], err2[-400:]))
 
 
+def t_failed_update_keeps_old_revision():
+    home = new_home("update")
+    env = env_for(home, HUB)
+    rc, old_dir, err = run(["pull", "anemll/tiny-zip"], env)
+    repo = HUB.repos["anemll/tiny-zip"]
+    files = dict(HUB.zip_files)
+    c = "tiny_FFN_PF_lut4_chunk_02of02"
+    files[c + ".mlmodelc.zip"] = zip_dir(c + ".mlmodelc", mlmodelc(c, 5000, 77))
+    lfs = [p for p in repo.lfs]
+    new_commit = HUB.add_repo("anemll/tiny-zip", files, lfs)  # main moves on
+    new_sha = sha256(files[c + ".mlmodelc.zip"])
+    HUB.faults[new_sha] = ["wrong"]
+    try:
+        rc1, out1, err1 = run(["pull", "anemll/tiny-zip"], env)
+        rc2, out2, err2 = run(["pull", "--offline", "anemll/tiny-zip"], env)
+        report("failed_update_keeps_old_revision", rc1 == 1 and rc2 == 0 and out2 == old_dir
+               and open(os.path.join(repo_dir(home), "refs", "main")).read() == HUB.main,
+               "rc1=%d rc2=%d %s %s" % (rc1, rc2, err1, err2))
+        rc3, out3, err3 = run(["pull", "anemll/tiny-zip"], env)
+        report("update_moves_ref", rc3 == 0 and new_commit in out3
+               and open(os.path.join(repo_dir(home), "refs", "main")).read() == new_commit, err3)
+    finally:
+        HUB.faults.pop(new_sha, None)
+        repo.refs["main"] = HUB.main
+
+
 # ---- the invariant ------------------------------------------------------------------------
 
 def t_cache_invariant():
