@@ -77,6 +77,9 @@ class FakeHub:
         self.faults = {}  # sha256 or git sha1 -> list of faults
         self.slow = {}  # sha256 -> seconds per 4 KiB chunk
         self.api_faults = []
+        self.slow_all = 0  # seconds per chunk for every download (to observe concurrency)
+        self.active = 0  # bodies being sent right now, and the most seen at once
+        self.max_active = 0
         self.missing = set()  # (repo_id, path): listed in the tree, but resolve says EntryNotFound
         self.tokens = {"hf_granted"}  # tokens that unlock private and gated repos
         self.log = []
@@ -350,9 +353,24 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(self.fake.stall_seconds)
             self.close_connection = True
             return
-        chunk = 4096
-        for off in range(0, len(body), chunk):
-            self.wfile.write(body[off:off + chunk])
-            if slow:
-                self.wfile.flush()
-                time.sleep(slow)
+        slow = slow or self.fake.slow_all
+        with self.fake.lock:
+            self.fake.active += 1
+            self.fake.max_active = max(self.fake.max_active, self.fake.active)
+        counted = True
+        try:
+            chunk = 4096
+            for off in range(0, len(body), chunk):
+                if slow:  # before the write: once the last byte is out, this body is over
+                    time.sleep(slow)
+                if off + chunk >= len(body):
+                    with self.fake.lock:
+                        self.fake.active -= 1
+                        counted = False
+                self.wfile.write(body[off:off + chunk])
+                if slow:
+                    self.wfile.flush()
+        finally:
+            if counted:
+                with self.fake.lock:
+                    self.fake.active -= 1

@@ -437,6 +437,17 @@ def t_faults():
     report("sha_mismatch_not_linked", not os.path.lexists(snap))
 
 
+def t_parallel_cap():
+    HUB.slow_all = 0.05
+    HUB.max_active = 0
+    try:
+        rc, out, err = run(["pull", "anemll/tiny-dir"], env_for(new_home("parallel"), HUB))
+    finally:
+        HUB.slow_all = 0
+    report("parallel_downloads_at_most_4", rc == 0 and HUB.max_active == 4,
+           "rc=%d max at once=%d %s" % (rc, HUB.max_active, err))
+
+
 def t_disk_full_and_no_exist():
     import resource
 
@@ -701,7 +712,7 @@ if __name__ == "__main__":
     HUB = build_hub()
     t0 = time.time()
     for fn in (t_pull_basic, t_dir_layout_and_redirect, t_errors, t_rate_limit, t_faults,
-               t_kill_and_resume, t_concurrent, t_disk_full_and_no_exist, t_progress, t_offline, t_zip_traversal, t_interop,
+               t_kill_and_resume, t_concurrent, t_parallel_cap, t_disk_full_and_no_exist, t_progress, t_offline, t_zip_traversal, t_interop,
                t_cache_invariant):
         scenario(fn)
     HUB.stop()
