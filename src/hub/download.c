@@ -125,7 +125,7 @@ static int truncate_to_zero(dl *d)
 /* With the lock held: open the partial file and re-hash what it already holds. */
 static int open_partial(dl *d, an_error *err)
 {
-    d->fd = open(d->incomplete, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    d->fd = open(d->incomplete, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (d->fd < 0)
         return an_errorf(err, "%s: cannot open: %s", d->incomplete, strerror(errno));
     struct stat st;
@@ -280,9 +280,8 @@ static int start(CURLM *multi, const hub_env *env, dl *d, an_error *err)
 static int finish(const hub_env *env, const char *repo_dir, const char *commit, dl *d, an_error *err)
 {
     (void)env;
-    mode_t um = umask(0);
-    umask(um);
-    if (fsync(d->fd) != 0 || fchmod(d->fd, 0666 & ~um) != 0)
+    /* The permissions are the umask's: the partial file was created with 0666. */
+    if (fsync(d->fd) != 0)
         return an_errorf(err, "%s: cannot flush: %s", d->incomplete, strerror(errno));
     if (rename(d->incomplete, d->blob) != 0)
         return an_errorf(err, "%s: cannot rename into place: %s", d->blob, strerror(errno));
