@@ -290,7 +290,7 @@ static char *strip_ext(const char *name)
 
 /* Try base, base.mlmodelc, base.mlpackage, base.mlmodelc.zip in dir. Records what was
  * tried in `tried` for the error message. */
-static int resolve_one(const char *dir, const char *base, pipe_component *out, an_strbuf *tried)
+static int resolve_one(const char *dir, const char *base, pipe_component_file *out, an_strbuf *tried)
 {
     static const struct { const char *ext; pipe_component_form form; int is_dir; } forms[] = {
         {".mlmodelc", PIPE_FORM_MLMODELC, 1},
@@ -317,7 +317,7 @@ static int resolve_one(const char *dir, const char *base, pipe_component *out, a
 }
 
 static int find_component(pipe_meta *m, const char *what, const char *explicit_name, const char *rebuilt,
-                          int lut, pipe_component *out, an_error *err)
+                          int lut, pipe_component_file *out, an_error *err)
 {
     an_strbuf tried;
     an_sb_init(&tried);
@@ -436,7 +436,7 @@ int pipe_meta_find_components(pipe_meta *m, an_error *err)
     return rc;
 }
 
-static void free_component(pipe_component *c)
+static void free_component(pipe_component_file *c)
 {
     free(c->path);
     c->path = NULL;

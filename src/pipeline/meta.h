@@ -31,10 +31,10 @@ typedef enum pipe_component_form {
     PIPE_FORM_ZIP = 3, /* X.mlmodelc.zip: must be extracted before loading */
 } pipe_component_form;
 
-typedef struct pipe_component {
+typedef struct pipe_component_file {
     char *path;               /* resolved path (absolute when dir was) */
     pipe_component_form form;
-} pipe_component;
+} pipe_component_file;
 
 typedef struct pipe_meta {
     char *path;               /* the meta.yaml read */
@@ -65,9 +65,9 @@ typedef struct pipe_meta {
 
     /* the files, from pipe_meta_find_components */
     int monolithic;
-    pipe_component embeddings_file, lm_head_file, monolithic_file;
+    pipe_component_file embeddings_file, lm_head_file, monolithic_file;
     int n_chunks;
-    pipe_component chunk_files[PIPE_MAX_CHUNKS];
+    pipe_component_file chunk_files[PIPE_MAX_CHUNKS];
 } pipe_meta;
 
 /* Read meta.yaml (a path to the file, or a directory holding it). Values of the wrong
