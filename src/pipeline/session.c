@@ -212,6 +212,18 @@ int pipe_session_generate(pipe_session *s, const pipe_gen_opts *g, pipe_token_fn
     return 0;
 }
 
+int pipe_session_set_sampling(pipe_session *s, const pipe_sampler_params *p, an_error *err)
+{
+    if (s->info->argmax_head)
+        return 0; /* the head picks the token itself */
+    pipe_sampler *ns = pipe_sampler_create(p, s->info->vocab, err);
+    if (!ns)
+        return -1;
+    pipe_sampler_free(s->sampler);
+    s->sampler = ns;
+    return 0;
+}
+
 const int32_t *pipe_session_tokens(const pipe_session *s, int *n)
 {
     *n = s->n_tokens;

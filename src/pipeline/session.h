@@ -71,6 +71,9 @@ int pipe_session_prompt(pipe_session *s, const int32_t *ids, int n, const pipe_g
 int pipe_session_generate(pipe_session *s, const pipe_gen_opts *g, pipe_token_fn fn, void *ctx,
                           pipe_stop_reason *reason, an_error *err);
 
+/* Replace the sampling settings (a new sampler seeded with p->seed). */
+int pipe_session_set_sampling(pipe_session *s, const pipe_sampler_params *p, an_error *err);
+
 const int32_t *pipe_session_tokens(const pipe_session *s, int *n);
 const pipe_timing *pipe_session_timing(const pipe_session *s);
 pipe_sampler *pipe_session_sampler(pipe_session *s);
