@@ -17,16 +17,16 @@ import anemll_ref  # noqa: E402
 
 # name: family, weight set (lut_ffn, lut_head), chunks, container, meta style, argmax
 FIXTURES = [
+    # llama: fp16 as compiled bundles; LUT4 FFN + LUT6 head in 2 chunks
+    # (compiled) and 1 chunk (packages) with identical weights
     dict(name="llama-fp16-c1", family="llama", lut_ffn=None, lut_head=None, chunks=1,
          form="mlmodelc", anemll="0.3.4", argmax=False),
-    dict(name="llama-fp16-c2", family="llama", lut_ffn=None, lut_head=None, chunks=2,
-         form="mlpackage", anemll="0.3.4", argmax=False),
     dict(name="llama-lut4-c2", family="llama", lut_ffn=4, lut_head=6, chunks=2,
          form="mlmodelc", anemll="0.3.4", argmax=False),
     dict(name="llama-lut4-c1", family="llama", lut_ffn=4, lut_head=6, chunks=1,
          form="mlpackage", anemll="0.3.4", argmax=False),
-    dict(name="qwen3-fp16-c2", family="qwen3", lut_ffn=None, lut_head=None, chunks=2,
-         form="mlmodelc", anemll="0.3.5", argmax=False),
+    # qwen3: fp16 packages; LUT6 FFN + LUT8 argmax head in 2 chunks
+    # (compiled) and 1 chunk (packages) with identical weights
     dict(name="qwen3-fp16-c1", family="qwen3", lut_ffn=None, lut_head=None, chunks=1,
          form="mlpackage", anemll="0.3.5", argmax=False),
     dict(name="qwen3-lut6-c2-argmax", family="qwen3", lut_ffn=6, lut_head=8, chunks=2,

@@ -32,7 +32,10 @@ class Writer:
 TEXT = ("Once upon a time, there was a little cat who loved to read books. "
         "The weather is nice, so we went for a walk in the park. "
         "What is the capital of France? The capital of France is Paris.")
-CHAT_MESSAGES = ["Who are you?", "Hello there!", "Why is the sky blue?", "Write a short poem."]
+CHAT_MESSAGES = ["Who are you?", "Hello there!", "Why is the sky blue?", "Write a short poem.",
+                 "Good morning!", "Tell me a story.", "What is the capital of France?",
+                 "Thank you very much.", "Hello!", "How are you doing today?",
+                 "Please write code.", "Let us think step by step."]
 PROMPT_LENGTHS = [("p1", 1, "single token prompt"),
                   ("p5", 5, "shorter than one prefill batch"),
                   ("p8", 8, "exactly one prefill batch"),

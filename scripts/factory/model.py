@@ -5,17 +5,17 @@ import numpy as np
 FAMILIES = {
     # LLaMA 3 layout: conv q/k/v/gate/up/down, linear o_proj, hand-written
     # softmax, 8-way split LM head (vocab divisible by 8, equal splits).
-    "llama": dict(family="llama", prefix="llama", hidden=64, inter=128, layers=2,
-                  heads=4, kv_heads=2, head_dim=16, vocab=384, eps=1e-5,
+    "llama": dict(family="llama", prefix="llama", hidden=48, inter=96, layers=2,
+                  heads=4, kv_heads=2, head_dim=12, vocab=320, eps=1e-5,
                   rope_theta=500000.0, ctx=64, state=64, batch=8, split=8,
                   seed=20250701, o_gain=1.2, down_gain=1.2, head_gain=12.0),
     # Qwen 3 layout: per-head q/k RMSNorm, softmax op, rotate_half RoPE,
     # conv1d o_proj, head_dim != hidden/heads, 16-way split head with
-    # unequal splits (517 = 16*32 + 5).
-    "qwen3": dict(family="qwen3", prefix="qwen", hidden=64, inter=192, layers=2,
-                  heads=4, kv_heads=2, head_dim=24, vocab=517, eps=1e-6,
+    # unequal splits (389 = 16*24 + 5).
+    "qwen3": dict(family="qwen3", prefix="qwen", hidden=48, inter=128, layers=2,
+                  heads=4, kv_heads=2, head_dim=16, vocab=389, eps=1e-6,
                   rope_theta=1000000.0, ctx=64, state=64, batch=8, split=16,
-                  seed=20250702, o_gain=1.4, down_gain=1.4, head_gain=12.0),
+                  seed=20250702, o_gain=1.2, down_gain=1.2, head_gain=12.0),
 }
 
 

@@ -83,7 +83,7 @@ class SpmTokenizer:
             f.write(corpus_text())
         args = ["spm_train", "--input=corpus.txt", "--model_prefix=tokenizer",
                 "--vocab_size=%d" % vocab, "--model_type=bpe", "--byte_fallback=true",
-                "--character_coverage=1.0", "--num_threads=1", "--split_digits=true",
+                "--character_coverage=0.99", "--num_threads=1", "--split_digits=true",
                 "--unk_id=0", "--bos_id=1", "--eos_id=2", "--pad_id=-1",
                 "--bos_piece=<|begin_of_text|>", "--eos_piece=<|end_of_text|>",
                 "--user_defined_symbols=" + ",".join(LLAMA_SPECIALS),
