@@ -59,8 +59,6 @@ static int array_type(pp *x, pb_cur c, const char *name, mil_type *t)
     NEXT(x, &c, &f, rc)
     {
         if (f.num == 1) {
-            pb_cur one = {x->base, f.at, f.at};
-            mil_shape s = {0};
             if (f.wt == PB_LEN) {
                 pb_cur w = {x->base, f.sub.p, f.sub.end};
                 while (w.p < w.end) {
@@ -76,8 +74,6 @@ static int array_type(pp *x, pb_cur c, const char *name, mil_type *t)
                     return perr(x, f.at, "shape rank is larger than %d", MIL_MAX_RANK);
                 t->dims[t->rank++] = (int64_t)f.u;
             }
-            (void)one;
-            (void)s;
         } else if (f.num == 2 && f.wt == PB_VARINT) {
             switch (f.u) {
             case 65568: t->dtype = MIL_DT_FP32; break;
@@ -134,6 +130,10 @@ static int array_type(pp *x, pb_cur c, const char *name, mil_type *t)
     }
     if (t->dtype == MIL_DT_INVALID)
         return perr(x, at, "array feature without a data type");
+    if (fx) {
+        fx->def.rank = t->rank;
+        memcpy(fx->def.dims, t->dims, sizeof fx->def.dims);
+    }
     an_error e = {{0}};
     if (mil_type_check(t, &e))
         return perr(x, at, "%s", e.msg);
@@ -729,6 +729,8 @@ static void apply_flex(pp *x)
                 mil_param *pr = (mil_param *)&fn->params[k];
                 if (strcmp(fn->values[pr->value].name, fx->input) != 0)
                     continue;
+                if ((fx->n_shapes || fx->has_range) && pr->default_shape.rank == 0)
+                    pr->default_shape = fx->def;
                 if (fx->n_shapes && !pr->n_shapes) {
                     pr->n_shapes = fx->n_shapes;
                     pr->shapes = fx->shapes;

@@ -24,6 +24,7 @@ typedef struct flex {
     mil_shape *shapes;
     int has_range;
     int64_t lo[MIL_MAX_RANK], hi[MIL_MAX_RANK];
+    mil_shape def; /* the feature's own shape: the default one */
 } flex;
 
 typedef struct pp {
