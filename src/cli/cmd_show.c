@@ -80,9 +80,10 @@ static void show_features(const char *title, const mil_feature *fs, int n, const
     an_sb_init(&sb);
     for (int i = 0; i < n; i++) {
         an_sb_clear(&sb);
-        put_type(&fs[i].type, &sb);
-        printf("      %-28s %s", fs[i].name, sb.buf);
+        /* the signature's type shows `?` where the description gives the default shape */
         const mil_param *pr = find_param(fn, fs[i].name);
+        put_type(pr ? &fn->values[pr->value].type : &fs[i].type, &sb);
+        printf("      %-28s %s", fs[i].name, sb.buf);
         if (pr && pr->n_shapes) {
             an_sb_clear(&sb);
             for (int k = 0; k < pr->n_shapes; k++) {
@@ -91,6 +92,11 @@ static void show_features(const char *title, const mil_feature *fs, int n, const
                 put_shape(&pr->shapes[k], &sb);
             }
             printf("  shapes %s", sb.buf);
+        }
+        if (pr && (pr->n_shapes || pr->has_range) && pr->default_shape.rank > 0) {
+            an_sb_clear(&sb);
+            put_shape(&pr->default_shape, &sb);
+            printf("  default %s", sb.buf);
         }
         if (pr && pr->has_range) {
             const mil_value *v = &fn->values[pr->value];
