@@ -640,7 +640,7 @@ static int function(pp *x, pb_cur c, const char *name, mil_function *fn)
         goto out;
     }
     fn->opset = opset_name(x, fn->opset);
-    if (block(x, blk, fn) || mil_fb_finish(&fb, fn, x->err))
+    if (block(x, blk, fn) || mil_fb_finish(&fb, fn, x->err) || mil_check_function(fn, x->fname, x->err))
         goto out;
     pbx_attrvec_done(x, &av, &fn->attrs, &fn->n_attrs);
     const mil_literal *flexinfo = NULL;

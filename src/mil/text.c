@@ -894,7 +894,7 @@ static int parse_function(tp *t, mil_function *fn)
         goto out;
     fn->n_outputs = n_outs;
     fn->outputs = an_arena_memdup(t->arena, outs, (size_t)n_outs * sizeof *outs);
-    if (mil_fb_finish(&fb, fn, t->err))
+    if (mil_fb_finish(&fb, fn, t->err) || mil_check_function(fn, t->fname, t->err))
         goto out;
     for (int i = 0; i < fn->n_attrs; i++)
         if (strcmp(fn->attrs[i].name, "FlexibleShapeInformation") == 0)
