@@ -216,11 +216,17 @@ static void show_weights(const mil_program *p)
                     if (idx && idx->type.dtype == MIL_DT_UINT8 && lut->type.rank == idx->type.rank + 2)
                         bits = 8;
                 }
+                char key[96];
                 if (group > 0)
-                    snprintf(keys[n_keys], sizeof keys[0], "LUT %d-bit, group size %" PRId64, bits, group);
+                    snprintf(key, sizeof key, "LUT %d-bit, group size %" PRId64, bits, group);
                 else
-                    snprintf(keys[n_keys], sizeof keys[0], "LUT %d-bit", bits);
-                kind = keys[n_keys++];
+                    snprintf(key, sizeof key, "LUT %d-bit", bits);
+                int k = 0;
+                while (k < n_keys && strcmp(keys[k], key) != 0)
+                    k++;
+                if (k == n_keys)
+                    memcpy(keys[n_keys++], key, sizeof key);
+                kind = keys[k];
             } else if (strncmp(op->type, "constexpr_", 10) == 0) {
                 kind = op->type + 10;
             }
