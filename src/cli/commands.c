@@ -12,6 +12,7 @@ static void help_help(FILE *out)
 }
 
 const cli_command cli_commands[] = {
+    {"show", "[--program] PATH", "describe a Core ML component (.mlmodelc / .mlpackage)", cmd_show, help_show},
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
