@@ -119,6 +119,7 @@ struct mil_component {
     size_t arena_size;
     mil_predict_stats stats;
     struct mx_fold *folds; /* cache of folded constexpr results, by input identity */
+    struct mil_weights *weights; /* weight files, mapped on first use */
 };
 
 /* Op tables (ops_*.c), each ended by a NULL name, and the lookup over all of them. */

@@ -52,7 +52,7 @@ static int infer_binary(mx_plan *p, mx_step *s, an_error *err)
 
 /* Iterate an output of rank r with up to three broadcast operands: calls BODY with
  * offsets ia, ib, ic (element indices) and io (output index). */
-#define BCAST_LOOP(r, oshape, sa, sb, sc, BODY)                                              \
+#define BCAST_LOOP(r, oshape, sa, sb, sc, ...)                                               \
     do {                                                                                     \
         int64_t idx_[MIL_MAX_RANK] = {0};                                                    \
         int64_t ia = 0, ib = 0, ic = 0, io = 0;                                              \
@@ -65,7 +65,7 @@ static int infer_binary(mx_plan *p, mx_step *s, an_error *err)
         for (;;) {                                                                           \
             int64_t a0_ = ia, b0_ = ib, c0_ = ic;                                            \
             for (int64_t j_ = 0; j_ < inner_; j_++) {                                        \
-                BODY;                                                                        \
+                __VA_ARGS__;                                                                     \
                 ia += ra_;                                                                   \
                 ib += rb_;                                                                   \
                 ic += rc_;                                                                   \

@@ -623,7 +623,7 @@ static int run_band(mx_ctx *c, const mx_step *s)
     int64_t M = x->shape[x->rank - 2], N = x->shape[x->rank - 1];
     int64_t lo = s->iaux[0], up = s->iaux[1];
     size_t es = mil_dtype_size(x->dt);
-    int64_t batches = M * N ? x->numel / (M * N) : 0;
+    int64_t batches = (M * N) != 0 ? x->numel / (M * N) : 0;
     memcpy(o->data, x->data, o->nbytes);
     for (int64_t b = 0; b < batches; b++)
         for (int64_t m = 0; m < M; m++)

@@ -122,7 +122,7 @@ int mx_param_int(const mx_step *s, int k, int64_t def, int64_t *out, an_error *e
 
 int mx_param_bool(const mx_step *s, int k, int def, int *out, an_error *err)
 {
-    int64_t v;
+    int64_t v = 0;
     if (mx_param_int(s, k, def, &v, err))
         return -1;
     *out = v != 0;

@@ -24,10 +24,6 @@ size_t mil_dtype_size(mil_dtype dt)
     }
 }
 
-int mil_dtype_is_float(mil_dtype dt)
-{
-    return dt == MIL_DT_FP16 || dt == MIL_DT_FP32 || dt == MIL_DT_FP64 || dt == MIL_DT_BF16;
-}
 
 int64_t mil_shape_numel(int rank, const int64_t *shape)
 {
@@ -107,24 +103,6 @@ void mil_convert(const void *src, mil_dtype sdt, void *dst, mil_dtype ddt, int64
     } else {
         for (int64_t i = 0; i < n; i++)
             mil_st_i64(dst, ddt, i, mil_ld_i64(src, sdt, i));
-    }
-}
-
-void mil_unpack_bits(const uint8_t *src, int bits, int64_t n, uint8_t *dst)
-{
-    if (bits == 8) {
-        memcpy(dst, src, (size_t)n);
-        return;
-    }
-    unsigned mask = (1u << bits) - 1u;
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t bit = (uint64_t)i * (uint64_t)bits;
-        size_t byte = (size_t)(bit >> 3);
-        unsigned sh = (unsigned)(bit & 7);
-        unsigned v = src[byte] >> sh;
-        if (sh + (unsigned)bits > 8) /* straddles into the next byte (uint3, uint6) */
-            v |= (unsigned)src[byte + 1] << (8 - sh);
-        dst[i] = (uint8_t)(v & mask);
     }
 }
 

@@ -29,7 +29,7 @@ typedef struct mil_tensor {
 
 /* Bytes per element of a runtime dtype; 0 for sub-byte, string and invalid types. */
 size_t mil_dtype_size(mil_dtype dt);
-int mil_dtype_is_float(mil_dtype dt); /* fp16, fp32, fp64, bf16 */
+int mil_dtype_is_float(mil_dtype dt); /* fp16, fp32, fp64, bf16, fp8 (defined in litpack.c) */
 
 int64_t mil_shape_numel(int rank, const int64_t *shape);
 int64_t mil_tensor_numel(const mil_tensor *t);
@@ -130,9 +130,5 @@ static inline void mil_st_f32(void *p, mil_dtype dt, int64_t i, float v)
 /* Convert n elements between runtime dtypes (float→int truncates, →bool is != 0).
  * Bulk fp16<->fp32 uses the fast paths of fp16.h. src and dst must not overlap. */
 void mil_convert(const void *src, mil_dtype sdt, void *dst, mil_dtype ddt, int64_t n);
-
-/* Unpack n sub-byte (or 8-bit) unsigned values of `bits` each, LSB-first bitstream
- * (COREML-FORMAT.md §3.3), into dst. src must hold ceil(n*bits/8) bytes. */
-void mil_unpack_bits(const uint8_t *src, int bits, int64_t n, uint8_t *dst);
 
 #endif
