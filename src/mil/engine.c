@@ -369,6 +369,28 @@ mil_state *mil_state_new(const mil_component *c, const char *function, an_error 
     return s;
 }
 
+int mil_state_extend(mil_state *s, const mil_component *c, const char *function, an_error *err)
+{
+    mil_state *add = mil_state_new(c, function, err);
+    if (!add)
+        return -1;
+    for (int i = 0; i < add->n; i++) {
+        if (mil_state_find(s, add->bufs[i].name))
+            continue;
+        mil_state_buf *nb = realloc(s->bufs, sizeof *nb * (size_t)(s->n + 2));
+        if (!nb) {
+            mil_state_free(add);
+            return an_errorf(err, "out of memory");
+        }
+        s->bufs = nb;
+        s->bufs[s->n++] = add->bufs[i];
+        add->bufs[i].name = NULL;
+        add->bufs[i].t.data = NULL;
+    }
+    mil_state_free(add);
+    return 0;
+}
+
 void mil_state_free(mil_state *s)
 {
     if (!s)
@@ -391,7 +413,7 @@ void mil_state_reset(mil_state *s)
 mil_state_buf *mil_state_find(mil_state *s, const char *name)
 {
     for (int i = 0; s && i < s->n; i++)
-        if (strcmp(s->bufs[i].name, name) == 0)
+        if (s->bufs[i].name && strcmp(s->bufs[i].name, name) == 0)
             return &s->bufs[i];
     return NULL;
 }

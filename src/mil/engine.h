@@ -87,6 +87,9 @@ typedef struct mil_state {
 /* Zero-filled buffers for every state of `function` (NULL = default). */
 mil_state *mil_state_new(const mil_component *c, const char *function, an_error *err);
 void mil_state_free(mil_state *s);
+/* Add zero-filled buffers for the states `function` declares that s does not hold yet
+ * (to share one state across components whose functions declare different sets). */
+int mil_state_extend(mil_state *s, const mil_component *c, const char *function, an_error *err);
 void mil_state_reset(mil_state *s); /* zero again */
 mil_state_buf *mil_state_find(mil_state *s, const char *name);
 
