@@ -521,6 +521,8 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
             return an_error_prefix(err, "%s: function '%s'", c->prog->source, d->name);
         c->stats.ops_run++;
     }
+    for (int o = 0; o < p->n_out; o++)
+        p->out_tensors[o].t.data = p->outs[o]->data; /* aliases resolve per call */
     *out = p->out_tensors;
     *n_out = p->n_out;
     return 0;
