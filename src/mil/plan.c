@@ -277,8 +277,11 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
     *conflict_op = -1;
     int n_lit = 0;
     for (int i = 0; i < fn->n_ops; i++)
+    {
         for (int k = 0; k < fn->ops[i].n_inputs; k++)
             n_lit += fn->ops[i].inputs[k].n_bindings;
+        n_lit += fn->ops[i].n_attrs; /* iOS16 constexpr operands */
+    }
     p->cap_vals = fn->n_values + n_lit + fn->n_outputs + 1;
     p->nvals = 0;
     p->vals = an_arena_calloc(&c->mem, (size_t)p->cap_vals, sizeof *p->vals);
