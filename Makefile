@@ -93,6 +93,9 @@ $(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h
 	$(SAY) TEST $@
 	$(Q)$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(LIB) $(LDFLAGS_ALL) $(LIBS_ALL)
 
+# Per-test link flags: test_engine counts allocations during predict.
+$(BUILD)/tests/mil/test_engine: LDFLAGS_ALL += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
 tests: $(BIN) $(TEST_BIN) $(TOOL_BIN)
 
 # Dependencies are installed only when something is missing.
