@@ -45,5 +45,9 @@ void cli_print_version(FILE *out);
 void cli_print_help(FILE *out);
 
 int cmd_help(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+void help_tokenize(FILE *out);
+void help_detokenize(FILE *out);
 
 #endif

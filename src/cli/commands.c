@@ -12,6 +12,9 @@ static void help_help(FILE *out)
 }
 
 const cli_command cli_commands[] = {
+    {"tokenize", "MODEL TEXT", "print the token ids of a text (JSON array)", cmd_tokenize,
+     help_tokenize},
+    {"detokenize", "MODEL ID...", "print the text of token ids", cmd_detokenize, help_detokenize},
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
