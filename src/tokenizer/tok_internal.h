@@ -228,6 +228,19 @@ struct tok_tokenizer {
     char *bos, *eos;
 };
 
+/* tok_jscan.c: byte ranges of model.vocab / model.merges in a tokenizer.json, and strict
+ * readers for them. The callbacks return non-zero to stop (an error). */
+typedef struct tok_jspan {
+    size_t start, end;
+} tok_jspan;
+typedef int (*tok_jscan_vocab_fn)(void *ud, const char *key, size_t len, int64_t id);
+typedef int (*tok_jscan_merge_fn)(void *ud, size_t index, const char *a, size_t la,
+                                  const char *b, size_t lb);
+/* 0 and both spans when the document has the usual layout, else -1 (use json-c only). */
+int tok_jscan_locate(const char *doc, size_t len, tok_jspan *vocab, tok_jspan *merges);
+int tok_jscan_vocab(const char *s, size_t n, tok_jscan_vocab_fn fn, void *ud);
+int tok_jscan_merges(const char *s, size_t n, tok_jscan_merge_fn fn, void *ud);
+
 /* tok_load.c: parse a tokenizer.json document into tok (arena, tables, components). */
 int tok_parse_json(tok_tokenizer *tok, const char *data, size_t len, const char *name,
                    an_error *err);

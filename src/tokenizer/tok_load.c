@@ -20,6 +20,12 @@ typedef struct ctx {
     tok_tokenizer *tok;
     const char *name;
     an_error *err;
+    int64_t max_id;
+    an_strbuf scratch;
+    /* when model.vocab / model.merges were cut out for tok_jscan: where they are */
+    const char *doc;
+    tok_jspan vocab, merges;
+    int fast;
 } ctx;
 
 static int fail(ctx *c, const char *where, const char *fmt, ...)
@@ -475,65 +481,73 @@ static int32_t vocab_id(ctx *c, const char *s, size_t n)
     return tok_strmap_get(&c->tok->bpe.vocab, s, n);
 }
 
-static int parse_merges(ctx *c, json_object *merges, const tok_bpe *m)
+/* One merge, rank `r`: a and b must be tokens, and so must their concatenation (with the
+ * right part's continuing-subword prefix dropped). */
+static int merge_entry(void *ud, size_t r, const char *a, size_t la, const char *b, size_t lb)
 {
-    tok_tokenizer *tok = c->tok;
+    ctx *c = ud;
+    tok_bpe *m = &c->tok->bpe;
+    if (r >= INT32_MAX)
+        return an_errorf(c->err, "%s: model.merges: too many merges", c->name);
+    int32_t ia = vocab_id(c, a, la), ib = vocab_id(c, b, lb);
+    size_t skip = m->prefix.n && lb >= m->prefix.n && !memcmp(b, m->prefix.s, m->prefix.n)
+                      ? m->prefix.n : 0;
+    an_sb_clear(&c->scratch);
+    if (an_sb_append(&c->scratch, a, la) || an_sb_append(&c->scratch, b + skip, lb - skip))
+        return an_errorf(c->err, "%s: out of memory", c->name);
+    int32_t im = vocab_id(c, c->scratch.buf, c->scratch.len);
+    if (ia < 0 || ib < 0 || im < 0)
+        return an_errorf(c->err, "%s: model.merges[%zu]: token '%.100s' is not in the vocabulary",
+                         c->name, r, ia < 0 ? a : ib < 0 ? b : c->scratch.buf);
+    if (tok_pairmap_put(&m->merges, ia, ib, (int32_t)r, im))
+        return an_errorf(c->err, "%s: out of memory", c->name);
+    return 0;
+}
+
+static int parse_merges(ctx *c, json_object *merges)
+{
     size_t n = json_object_array_length(merges);
-    an_strbuf sb;
-    an_sb_init(&sb);
     for (size_t r = 0; r < n; r++) {
         json_object *it = json_object_array_get_idx(merges, r);
-        const char *a, *b;
-        size_t la, lb;
         if (json_object_is_type(it, json_type_string)) {
-            a = json_object_get_string(it);
+            const char *a = json_object_get_string(it);
             size_t len = (size_t)json_object_get_string_len(it);
             const char *sp = memchr(a, ' ', len);
-            if (!sp || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - a))) {
-                an_sb_free(&sb);
+            if (!sp || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - a)))
                 return an_errorf(c->err, "%s: model.merges[%zu]: not \"a b\"", c->name, r);
-            }
-            la = (size_t)(sp - a);
-            b = sp + 1;
-            lb = len - la - 1;
+            if (merge_entry(c, r, a, (size_t)(sp - a), sp + 1, len - (size_t)(sp - a) - 1))
+                return -1;
         } else if (json_object_is_type(it, json_type_array) && json_object_array_length(it) == 2 &&
                    json_object_is_type(json_object_array_get_idx(it, 0), json_type_string) &&
                    json_object_is_type(json_object_array_get_idx(it, 1), json_type_string)) {
             json_object *x = json_object_array_get_idx(it, 0), *y = json_object_array_get_idx(it, 1);
-            a = json_object_get_string(x);
-            la = (size_t)json_object_get_string_len(x);
-            b = json_object_get_string(y);
-            lb = (size_t)json_object_get_string_len(y);
-        } else {
-            an_sb_free(&sb);
+            if (merge_entry(c, r, json_object_get_string(x), (size_t)json_object_get_string_len(x),
+                            json_object_get_string(y), (size_t)json_object_get_string_len(y)))
+                return -1;
+        } else
             return an_errorf(c->err, "%s: model.merges[%zu]: neither \"a b\" nor [a, b]", c->name, r);
-        }
-        int32_t ia = vocab_id(c, a, la), ib = vocab_id(c, b, lb);
-        /* the merged token drops the right part's continuing-subword prefix */
-        size_t skip = m->prefix.n && lb >= m->prefix.n && !memcmp(b, m->prefix.s, m->prefix.n)
-                          ? m->prefix.n : 0;
-        an_sb_clear(&sb);
-        if (an_sb_append(&sb, a, la) || an_sb_append(&sb, b + skip, lb - skip)) {
-            an_sb_free(&sb);
-            return an_errorf(c->err, "%s: out of memory", c->name);
-        }
-        int32_t im = vocab_id(c, sb.buf, sb.len);
-        if (ia < 0 || ib < 0 || im < 0) {
-            an_errorf(c->err, "%s: model.merges[%zu]: token '%.100s' is not in the vocabulary",
-                      c->name, r, ia < 0 ? a : ib < 0 ? b : sb.buf);
-            an_sb_free(&sb);
-            return -1;
-        }
-        if (tok_pairmap_put(&tok->bpe.merges, ia, ib, (int32_t)r, im)) {
-            an_sb_free(&sb);
-            return an_errorf(c->err, "%s: out of memory", c->name);
-        }
     }
-    an_sb_free(&sb);
     return 0;
 }
 
-static int parse_model(ctx *c, json_object *o, int64_t *max_id)
+static int vocab_entry(void *ud, const char *key, size_t len, int64_t id)
+{
+    ctx *c = ud;
+    if (id < 0 || id >= MAX_ID)
+        return an_errorf(c->err, "%s: model.vocab: token '%.100s' has no valid id", c->name, key);
+    if (len > UINT32_MAX)
+        return an_errorf(c->err, "%s: model.vocab: a token is too long", c->name);
+    char *k = an_arena_memdup(&c->tok->arena, key, len + 1);
+    if (!k || tok_strmap_put(&c->tok->bpe.vocab, k, (uint32_t)len, (int32_t)id))
+        return an_errorf(c->err, "%s: out of memory", c->name);
+    if (!tok_utf8_valid(key, len))
+        return an_errorf(c->err, "%s: model.vocab: a token is not valid UTF-8", c->name);
+    if (id > c->max_id)
+        c->max_id = id;
+    return 0;
+}
+
+static int parse_model(ctx *c, json_object *o)
 {
     tok_tokenizer *tok = c->tok;
     tok_bpe *m = &tok->bpe;
@@ -558,17 +572,19 @@ static int parse_model(ctx *c, json_object *o, int64_t *max_id)
     m->fuse_unk = get_bool(o, "fuse_unk", 0);
     m->byte_fallback = get_bool(o, "byte_fallback", 0);
     m->ignore_merges = get_bool(o, "ignore_merges", 0);
-    json_object_object_foreach(vocab, key, val)
-    {
-        int64_t id = json_object_get_int64(val);
-        if (!json_object_is_type(val, json_type_int) || id < 0 || id >= MAX_ID)
-            return fail(c, "model.vocab", "token '%.100s' has no valid id", key);
-        size_t kl = strlen(key);
-        char *k = an_arena_strndup(&tok->arena, key, kl);
-        if (!k || tok_strmap_put(&m->vocab, k, (uint32_t)kl, (int32_t)id))
-            return an_errorf(c->err, "%s: out of memory", c->name);
-        if (id > *max_id)
-            *max_id = id;
+    if (c->fast) {
+        an_error_clear(c->err);
+        if (tok_jscan_vocab(c->doc + c->vocab.start, c->vocab.end - c->vocab.start, vocab_entry, c))
+            return an_error_isset(c->err) ? -1
+                   : fail(c, "model.vocab", "not an object of token strings to integer ids");
+    } else {
+        json_object_object_foreach(vocab, key, val)
+        {
+            if (!json_object_is_type(val, json_type_int))
+                return fail(c, "model.vocab", "token '%.100s' has no valid id", key);
+            if (vocab_entry(c, key, strlen(key), json_object_get_int64(val)))
+                return -1;
+        }
     }
     m->unk_id = -1;
     if ((s = get_str(o, "unk_token", &n)))
@@ -578,10 +594,16 @@ static int parse_model(ctx *c, json_object *o, int64_t *max_id)
         snprintf(name, sizeof name, "<0x%02X>", b);
         m->byte_ids[b] = vocab_id(c, name, 6);
     }
-    return parse_merges(c, merges, m);
+    if (!c->fast)
+        return parse_merges(c, merges);
+    an_error_clear(c->err);
+    if (tok_jscan_merges(c->doc + c->merges.start, c->merges.end - c->merges.start, merge_entry, c))
+        return an_error_isset(c->err) ? -1
+               : fail(c, "model.merges", "not a list of \"a b\" strings or [a, b] pairs");
+    return 0;
 }
 
-static int parse_added(ctx *c, json_object *arr, int64_t *max_id)
+static int parse_added(ctx *c, json_object *arr)
 {
     tok_tokenizer *tok = c->tok;
     if (!arr)
@@ -614,8 +636,8 @@ static int parse_added(ctx *c, json_object *arr, int64_t *max_id)
         a->normalized = get_bool(o, "normalized", !a->special);
         if (tok_strmap_put(&tok->added_map, a->content.s, (uint32_t)len, a->id))
             return an_errorf(c->err, "%s: out of memory", c->name);
-        if (id > *max_id)
-            *max_id = id;
+        if (id > c->max_id)
+            c->max_id = id;
     }
     return 0;
 }
@@ -683,27 +705,58 @@ static int prepare_added(ctx *c)
 int tok_parse_json(tok_tokenizer *tok, const char *data, size_t len, const char *name,
                    an_error *err)
 {
-    ctx c = {tok, name, err};
+    ctx c = {.tok = tok, .name = name, .err = err, .max_id = -1, .doc = data};
+    an_sb_init(&c.scratch);
     if (len > INT32_MAX)
         return an_errorf(err, "%s: too large for a tokenizer.json", name);
+    /* json-c reads the document without the vocabulary and merges, tok_jscan those */
+    an_strbuf reduced;
+    an_sb_init(&reduced);
+    if (tok_jscan_locate(data, len, &c.vocab, &c.merges) == 0) {
+        const tok_jspan *first = c.vocab.start < c.merges.start ? &c.vocab : &c.merges;
+        const tok_jspan *second = first == &c.vocab ? &c.merges : &c.vocab;
+        if (an_sb_append(&reduced, data, first->start) ||
+            an_sb_puts(&reduced, first == &c.vocab ? "{}" : "[]") ||
+            an_sb_append(&reduced, data + first->end, second->start - first->end) ||
+            an_sb_puts(&reduced, second == &c.vocab ? "{}" : "[]") ||
+            an_sb_append(&reduced, data + second->end, len - second->end)) {
+            an_sb_free(&reduced);
+            return an_errorf(err, "%s: out of memory", name);
+        }
+        c.fast = 1;
+    }
     json_tokener *tk = json_tokener_new_ex(64);
-    if (!tk)
+    if (!tk) {
+        an_sb_free(&reduced);
         return an_errorf(err, "%s: out of memory", name);
-    json_object *root = json_tokener_parse_ex(tk, data, (int)len);
+    }
+    const char *text = c.fast ? reduced.buf : data;
+    size_t total = c.fast ? reduced.len : len;
+    json_object *root = json_tokener_parse_ex(tk, text, (int)total);
     enum json_tokener_error jerr = json_tokener_get_error(tk);
+    if (root && jerr == json_tokener_success) {
+        size_t used = json_tokener_get_parse_end(tk);
+        while (used < total && strchr(" \t\r\n", text[used]))
+            used++;
+        if (used < total) { /* json-c stops after the first value */
+            an_sb_free(&reduced);
+            json_object_put(root);
+            json_tokener_free(tk);
+            return an_errorf(err, "%s: not valid JSON: text after the end of the document", name);
+        }
+    }
+    an_sb_free(&reduced);
     if (!root || jerr != json_tokener_success) {
         if (jerr == json_tokener_continue)
             an_errorf(err, "%s: not valid JSON: the text ends early", name);
         else
-            an_errorf(err, "%s: not valid JSON near byte %zu: %s", name,
-                      json_tokener_get_parse_end(tk), json_tokener_error_desc(jerr));
+            an_errorf(err, "%s: not valid JSON: %s", name, json_tokener_error_desc(jerr));
         json_object_put(root);
         json_tokener_free(tk);
         return -1;
     }
     json_tokener_free(tk);
     int rc = -1;
-    int64_t max_id = -1;
     json_object *o;
     if (!json_object_is_type(root, json_type_object)) {
         an_errorf(err, "%s: not a tokenizer.json (the top level is not an object)", name);
@@ -717,7 +770,7 @@ int tok_parse_json(tok_tokenizer *tok, const char *data, size_t len, const char 
         an_errorf(err, "%s: no \"model\"", name);
         goto out;
     }
-    if (parse_model(&c, o, &max_id) || parse_added(&c, get(root, "added_tokens"), &max_id))
+    if (parse_model(&c, o) || parse_added(&c, get(root, "added_tokens")))
         goto out;
     if ((o = get(root, "normalizer")) && parse_normalizer(&c, o, "normalizer", &tok->normalizer))
         goto out;
@@ -727,10 +780,11 @@ int tok_parse_json(tok_tokenizer *tok, const char *data, size_t len, const char 
         goto out;
     if ((o = get(root, "decoder")) && parse_decoder(&c, o, "decoder", &tok->decoder))
         goto out;
-    if (build_id_table(&c, max_id) || prepare_added(&c))
+    if (build_id_table(&c, c.max_id) || prepare_added(&c))
         goto out;
     rc = 0;
 out:
+    an_sb_free(&c.scratch);
     json_object_put(root);
     return rc;
 }
