@@ -318,14 +318,62 @@ int tok_decode(const tok_tokenizer *tok, const int32_t *ids, size_t n_ids, int s
 
 /* ---- streaming ---- */
 
+/*
+ * The stream decodes a short window: the ids of the last chunk it emitted (the context)
+ * and the ids held since, and emits what the window decodes to past the context's own
+ * decoding. Decoders treat the start of a text specially (sentencepiece and Metaspace
+ * drop the leading spaces, Strip cuts characters), so once the first chunk is out the
+ * window is decoded behind an anchor: one ordinary token ("a") that takes the place of
+ * the start of the text.
+ */
 struct tok_stream {
     const tok_tokenizer *tok;
     int skip_special;
-    int32_t *ids; /* [0, ctx) already emitted context, [ctx, n) held back */
+    int32_t *buf;  /* buf[0]: the anchor; ids = buf + 1 */
+    int32_t *ids;  /* [0, ctx) already emitted context, [ctx, n) held back */
     size_t n, ctx, cap;
-    an_strbuf prefix; /* decode of ids[0, ctx) */
+    int32_t anchor; /* -1: none found, decode windows as they are */
+    int anchored;   /* some text is out: decode behind the anchor */
+    an_strbuf prefix; /* decode of the context */
     an_strbuf full;
+    int bytelevel, bytefallback; /* what the decoder makes of byte tokens */
 };
+
+/* Decode the first `count` ids of the window (behind the anchor once anchored). */
+static int window_decode(tok_stream *st, size_t count, an_strbuf *out, an_error *err)
+{
+    an_sb_clear(out);
+    if (st->anchored && st->anchor >= 0) {
+        st->buf[0] = st->anchor;
+        return tok_decode(st->tok, st->buf, count + 1, st->skip_special, out, err);
+    }
+    return tok_decode(st->tok, st->ids, count, st->skip_special, out, err);
+}
+
+/* An ordinary token that decodes to the same text wherever it stands, or -1. */
+static int32_t find_anchor(const tok_tokenizer *tok)
+{
+    static const char *const cand[] = {"a", "e", "x", "\xE2\x96\x81" "a", "\xC4\xA0" "a"};
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+        int32_t id = tok_token_to_id(tok, cand[i]);
+        if (id < 0 || tok_is_special(tok, id))
+            continue;
+        an_strbuf one, two;
+        an_sb_init(&one);
+        an_sb_init(&two);
+        int32_t pair[2] = {id, id};
+        int ok = !tok_decode(tok, pair, 1, 0, &one, NULL) && !tok_decode(tok, pair, 2, 0, &two, NULL) &&
+                 one.len > 0 && one.buf[0] != ' ' && two.len == 2 * one.len &&
+                 !memcmp(two.buf, one.buf, one.len) && !memcmp(two.buf + one.len, one.buf, one.len);
+        an_sb_free(&one);
+        an_sb_free(&two);
+        if (ok)
+            return id;
+    }
+    return -1;
+}
+
+static int decoder_has(const tok_decoder *d, enum tok_dec_type type);
 
 tok_stream *tok_stream_new(const tok_tokenizer *tok, int skip_special)
 {
@@ -334,6 +382,9 @@ tok_stream *tok_stream_new(const tok_tokenizer *tok, int skip_special)
         return NULL;
     st->tok = tok;
     st->skip_special = skip_special;
+    st->bytelevel = decoder_has(tok->decoder, TOK_D_BYTELEVEL);
+    st->bytefallback = decoder_has(tok->decoder, TOK_D_BYTEFALLBACK);
+    st->anchor = find_anchor(tok);
     an_sb_init(&st->prefix);
     an_sb_init(&st->full);
     return st;
@@ -343,15 +394,88 @@ void tok_stream_free(tok_stream *st)
 {
     if (!st)
         return;
-    free(st->ids);
+    free(st->buf);
     an_sb_free(&st->prefix);
     an_sb_free(&st->full);
     free(st);
 }
 
-static int ends_with_fffd(const an_strbuf *sb, size_t from)
+static int decoder_has(const tok_decoder *d, enum tok_dec_type type)
 {
-    return sb->len >= from + 3 && !memcmp(sb->buf + sb->len - 3, "\xEF\xBF\xBD", 3);
+    if (!d)
+        return 0;
+    if (d->type == type)
+        return 1;
+    for (size_t i = 0; i < d->n_items; i++)
+        if (decoder_has(d->items[i], type))
+            return 1;
+    return 0;
+}
+
+/*
+ * The raw bytes a token stands for, when it stands for bytes rather than text: a
+ * "<0xNN>" byte-fallback piece (sentencepiece, or a ByteFallback decoder), or a
+ * byte-level token (ByteLevel decoder). Returns the number of bytes written (at most
+ * 8 kept), or -1 when the token is text, which always ends on a character boundary.
+ */
+static int token_bytes(const tok_stream *st, int32_t id, unsigned char *out, size_t cap)
+{
+    const tok_tokenizer *tok = st->tok;
+    const char *t = tok_id_to_token(tok, id);
+    if (!t)
+        return 0; /* dropped by decode */
+    if (st->skip_special && tok_is_special(tok, id))
+        return 0;
+    size_t n = strlen(t);
+    if ((tok->spm || st->bytefallback) && n == 6 && !memcmp(t, "<0x", 3) && t[5] == '>') {
+        int v = byte_token(&(tok_str){t, n});
+        if (v >= 0) {
+            out[0] = (unsigned char)v;
+            return 1;
+        }
+    }
+    if (!st->bytelevel)
+        return -1;
+    init_char_to_byte();
+    size_t k = 0;
+    for (size_t j = 0; j < n;) {
+        uint32_t cp;
+        j += (size_t)tok_utf8_next(t + j, n - j, &cp);
+        if (cp >= 0x144 || char_to_byte[cp] < 0)
+            return -1;
+        if (k == cap) { /* keep the last cap bytes */
+            memmove(out, out + 1, cap - 1);
+            k--;
+        }
+        out[k++] = (unsigned char)char_to_byte[cp];
+    }
+    return (int)k;
+}
+
+/* 1 when the held ids end in the first bytes of a UTF-8 character (more may complete it). */
+static int incomplete_tail(const tok_stream *st)
+{
+    unsigned char tail[16], tb[8];
+    size_t tn = 0;
+    for (size_t i = st->n; i-- > st->ctx && tn < 4;) {
+        int k = token_bytes(st, st->ids[i], tb, sizeof tb);
+        if (k < 0)
+            break;
+        /* prepend */
+        size_t take = (size_t)k > sizeof tail - tn ? sizeof tail - tn : (size_t)k;
+        memmove(tail + take, tail, tn);
+        memcpy(tail, tb + (size_t)k - take, take);
+        tn += take;
+    }
+    /* find the last lead byte within the last 3 bytes */
+    for (size_t back = 1; back <= 3 && back <= tn; back++) {
+        unsigned char c = tail[tn - back];
+        if ((c & 0xC0) == 0x80)
+            continue;
+        int need = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 1;
+        return (int)back < need;
+    }
+    return 0;
 }
 
 /* Emit the decoded text past the context; the emitted ids become the next context. */
@@ -370,30 +494,32 @@ static int stream_emit(tok_stream *st, an_strbuf *out, an_error *err)
     }
     if (an_sb_append(out, st->full.buf + skip, st->full.len - skip))
         return an_errorf(err, "tokenizer: out of memory");
+    /* the text has started once something was shown: from then on, behind the anchor */
+    int started = st->anchored || st->full.len > skip;
     memmove(st->ids, st->ids + st->ctx, (st->n - st->ctx) * sizeof *st->ids);
     st->n -= st->ctx;
     st->ctx = st->n;
-    an_sb_clear(&st->prefix);
-    return tok_decode(st->tok, st->ids, st->n, st->skip_special, &st->prefix, err);
+    st->anchored = started;
+    return window_decode(st, st->n, &st->prefix, err);
 }
 
 int tok_stream_push(tok_stream *st, int32_t id, an_strbuf *out, an_error *err)
 {
     if (st->n == st->cap) {
         size_t nc = st->cap ? st->cap * 2 : 16;
-        int32_t *nv = realloc(st->ids, nc * sizeof *nv);
+        int32_t *nv = realloc(st->buf, (nc + 1) * sizeof *nv);
         if (!nv)
             return an_errorf(err, "tokenizer: out of memory");
-        st->ids = nv;
+        st->buf = nv;
+        st->ids = nv + 1;
         st->cap = nc;
     }
     st->ids[st->n++] = id;
-    an_sb_clear(&st->full);
-    if (tok_decode(st->tok, st->ids, st->n, st->skip_special, &st->full, err))
-        return -1;
-    /* an incomplete character at the end decodes to U+FFFD until its last byte arrives */
-    if (ends_with_fffd(&st->full, st->prefix.len) && st->n - st->ctx < TOK_STREAM_MAX_HOLD)
+    /* the first bytes of a character decode to U+FFFD until the last one arrives */
+    if (incomplete_tail(st) && st->n - st->ctx < TOK_STREAM_MAX_HOLD)
         return 0;
+    if (window_decode(st, st->n, &st->full, err))
+        return -1;
     return stream_emit(st, out, err);
 }
 
@@ -401,12 +527,12 @@ int tok_stream_flush(tok_stream *st, an_strbuf *out, an_error *err)
 {
     int rc = 0;
     if (st->n > st->ctx) {
-        an_sb_clear(&st->full);
-        rc = tok_decode(st->tok, st->ids, st->n, st->skip_special, &st->full, err);
+        rc = window_decode(st, st->n, &st->full, err);
         if (!rc)
             rc = stream_emit(st, out, err);
     }
     st->n = st->ctx = 0;
+    st->anchored = 0;
     an_sb_clear(&st->prefix);
     an_sb_clear(&st->full);
     return rc;

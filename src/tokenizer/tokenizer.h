@@ -79,10 +79,14 @@ const char *tok_dir(const tok_tokenizer *tok);
 
 /*
  * Streaming detokenizer: feed generated ids one at a time and get text that is always
- * made of whole UTF-8 characters. The concatenation of every chunk and the final flush
- * equals tok_decode of all ids. Text is held back only while the tail could still change
- * (an incomplete byte sequence decodes to U+FFFD), at most TOK_STREAM_MAX_HOLD ids.
- * A stream borrows its tokenizer (which must outlive it); one thread at a time.
+ * made of whole UTF-8 characters. Ids are held back only while they end in the first
+ * bytes of a character (byte-level tokens, <0xNN> byte-fallback pieces) that later ids
+ * may complete, and never more than TOK_STREAM_MAX_HOLD ids. For every id sequence an
+ * encoder produces, the concatenation of all chunks and the final flush equals tok_decode
+ * of all ids. (Ids a model samples can form invalid byte runs; the stream then shows each
+ * character as soon as it is complete, where a one-shot ByteFallback decode would turn
+ * the whole run into U+FFFD.) A stream borrows its tokenizer, which must outlive it; one
+ * thread at a time.
  */
 #define TOK_STREAM_MAX_HOLD 8
 
