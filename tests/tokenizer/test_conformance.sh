@@ -33,6 +33,23 @@ for pair in qwen3-fp16-c1/tokenizer.json:fixture-qwen3 llama-fp16-c1/tokenizer.m
     fi
 done
 
+# The feature tokenizers (scripts/make-tokenizer-features): the components and flags the
+# real tokenizers do not use. Goldens committed beside them (make-tokenizer-goldens --small).
+for dir in tests/tokenizer/features/*/; do
+    dir=${dir%/}
+    name=feature-$(basename "$dir")
+    "$CHECK" "$name" "$dir" "$dir/golden.jsonl"
+    if [ $have_ref = 1 ]; then
+        fresh=$BUILD/tokenizer-goldens/$name.jsonl
+        mkdir -p "$(dirname "$fresh")"
+        if "$GEN" --small "$dir/tokenizer.json" "$fresh" 2>/dev/null && cmp -s "$fresh" "$dir/golden.jsonl"; then
+            echo "PASS $name goldens are up to date"
+        else
+            echo "FAIL $name goldens: $dir/golden.jsonl differs from what $GEN --small writes now"
+        fi
+    fi
+done
+
 # The real tokenizers of the shared data: goldens regenerated beside the build when the
 # dev venv has the reference, else the golden.jsonl shipped with the data.
 for t in qwen3 llama3 mistral gemma3; do
