@@ -49,5 +49,9 @@ int cmd_show(int argc, char **argv);
 void help_show(FILE *out);
 int cmd_predict(int argc, char **argv);
 void help_predict(FILE *out);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+void help_tokenize(FILE *out);
+void help_detokenize(FILE *out);
 
 #endif

@@ -15,6 +15,9 @@ const cli_command cli_commands[] = {
     {"show", "[--program] PATH", "describe a Core ML component (.mlmodelc / .mlpackage)", cmd_show, help_show},
     {"predict", "COMPONENT [-f FUNCTION] -i NAME=FILE.npy ... [-o DIR]",
      "run one Core ML component on .npy inputs, write .npy outputs", cmd_predict, help_predict},
+    {"tokenize", "MODEL TEXT", "print the token ids of a text (JSON array)", cmd_tokenize,
+     help_tokenize},
+    {"detokenize", "MODEL ID...", "print the text of token ids", cmd_detokenize, help_detokenize},
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
