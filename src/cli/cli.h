@@ -45,5 +45,7 @@ void cli_print_version(FILE *out);
 void cli_print_help(FILE *out);
 
 int cmd_help(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+void help_template(FILE *out);
 
 #endif

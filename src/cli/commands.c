@@ -12,6 +12,8 @@ static void help_help(FILE *out)
 }
 
 const cli_command cli_commands[] = {
+    {"template", "MODEL --messages FILE", "print the rendered chat prompt of a conversation", cmd_template,
+     help_template},
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
