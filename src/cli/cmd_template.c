@@ -75,7 +75,7 @@ int cmd_template(int argc, char **argv)
                 return cli_usage_error("template", "--var takes NAME=JSON, got '%s'", kv);
             }
             json_tokener *tk = json_tokener_new();
-            json_object *v = json_tokener_parse_ex(tk, eq + 1, (int)strlen(eq + 1));
+            json_object *v = json_tokener_parse_ex(tk, eq + 1, (int)strlen(eq + 1) + 1); /* the NUL ends a bare literal */
             int ok = json_tokener_get_error(tk) == json_tokener_success;
             json_tokener_free(tk);
             if (!ok) {
