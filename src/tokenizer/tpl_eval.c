@@ -522,7 +522,9 @@ static int call_macro(rctx *c, tmacro *m, frame *closure, targs *a, tv caller, t
         if (!is_param && strcmp(a->kwn[k], "caller"))
             td_set(c, kwargs, tv_cstr(c, a->kwn[k]), a->kwv[k]);
     }
-    if (fr_set(c, &f, "varargs", tv_list(varargs)) || fr_set(c, &f, "kwargs", tv_dict(kwargs)))
+    tv va = tv_list(varargs);
+    va.tuple = 1;
+    if (fr_set(c, &f, "varargs", va) || fr_set(c, &f, "kwargs", tv_dict(kwargs)))
         return -1;
     if (caller.k != TV_UNDEF && fr_set(c, &f, "caller", caller))
         return -1;

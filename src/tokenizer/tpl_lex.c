@@ -422,14 +422,25 @@ static size_t lx_raw_end(lexer *L, size_t p, char *sign, size_t *after)
 int tpl_lex(an_arena *a, const char *name, const char *src, size_t len, token **out, int *ntok,
             an_error *err)
 {
-    lexer L = {.a = a, .name = name, .src = src, .len = len, .line = 1, .err = err};
-    /* keep_trailing_newline=False */
-    if (L.len > 0 && src[L.len - 1] == '\n') {
-        L.len--;
-        if (L.len > 0 && src[L.len - 1] == '\r')
-            L.len--;
-    } else if (L.len > 0 && src[L.len - 1] == '\r')
-        L.len--;
+    /* Jinja2 splits the source into lines and joins them with \n before lexing: every
+     * \r\n and \r becomes \n; then keep_trailing_newline=False drops one final \n. */
+    char *norm = an_arena_alloc(a, len + 1);
+    if (!norm)
+        return an_errorf(err, "%s: out of memory", name);
+    size_t nl = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] == '\r') {
+            norm[nl++] = '\n';
+            if (i + 1 < len && src[i + 1] == '\n')
+                i++;
+        } else
+            norm[nl++] = src[i];
+    }
+    if (nl > 0 && norm[nl - 1] == '\n')
+        nl--;
+    norm[nl] = 0;
+    src = norm;
+    lexer L = {.a = a, .name = name, .src = src, .len = nl, .line = 1, .err = err};
     int line_starting = 1;
     while (L.pos < L.len) {
         size_t p = L.pos, tag = (size_t)-1;

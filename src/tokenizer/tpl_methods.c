@@ -84,6 +84,7 @@ tv ts_case(rctx *c, tv s, int mode)
         size_t adv;
         uint32_t cp = u8_decode(p + i, n - i, &adv);
         uint32_t o = cp;
+        int prev_was_cased = prev_cased;
         int cased = utf8proc_isupper((utf8proc_int32_t)cp) || utf8proc_islower((utf8proc_int32_t)cp) ||
                     utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_LT;
         switch (mode) {
@@ -98,7 +99,7 @@ tv ts_case(rctx *c, tv s, int mode)
             o = first ? (uint32_t)utf8proc_totitle((utf8proc_int32_t)cp) : (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
             break;
         }
-        if (mode == 3 && first && cp == 0xDF) { /* ß capitalizes to "Ss" */
+        if (((mode == 3 && first) || (mode == 2 && !prev_was_cased)) && cp == 0xDF) { /* ß → "Ss" */
             an_sb_puts(&sb, "Ss");
         } else if (mode == 1 && cp == 0xDF) {
             an_sb_puts(&sb, "SS");
