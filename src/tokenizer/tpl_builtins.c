@@ -481,8 +481,6 @@ int tb_filter(rctx *c, const char *name, tv in, targs *a, tv *out)
         return an_error_isset(c->err) ? -1 : 0;
     }
     if (!strcmp(name, "first") || !strcmp(name, "last")) {
-        if (in.k == TV_UNDEF)
-            return undef_err(c, in);
         tlist *l = tv_iter(c, in);
         if (!l)
             return -1;
@@ -572,8 +570,27 @@ int tb_filter(rctx *c, const char *name, tv in, targs *a, tv *out)
             return tr_fail(c, "type %s doesn't define __round__ method", tv_type_name(in));
         if (strcmp(method, "common") && strcmp(method, "ceil") && strcmp(method, "floor"))
             return tr_fail(c, "method must be common, ceil or floor");
-        if (in.k != TV_FLOAT && !strcmp(method, "common") && p >= 0) {
-            *out = tv_int(in.k == TV_INT ? in.u.i : in.u.b);
+        if (in.k != TV_FLOAT && !strcmp(method, "common")) {
+            /* round(int, ndigits) stays an int; negative ndigits round half to even */
+            int64_t v = in.k == TV_INT ? in.u.i : in.u.b;
+            if (p < 0) {
+                int64_t m = 1;
+                for (int64_t k = 0; k < -p && m <= INT64_MAX / 10; k++)
+                    m *= 10;
+                if (-p > 18) {
+                    *out = tv_int(0);
+                    return 0;
+                }
+                int64_t q = v / m, r = v % m;
+                if (r < 0) {
+                    r += m;
+                    q--;
+                }
+                if (2 * r > m || (2 * r == m && (q & 1)))
+                    q++;
+                v = q * m;
+            }
+            *out = tv_int(v);
             return 0;
         }
         double v = tv_num(in), m = pow(10.0, (double)p);

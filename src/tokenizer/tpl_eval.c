@@ -867,6 +867,9 @@ static int exec_for(rctx *c, frame *f, stmt *s)
     size_t n = items->n;
     for (size_t i = 0; i < n; i++) {
         lp->i = i;
+        /* each iteration starts from a fresh frame: a `set` in the body lasts until the
+         * end of that iteration only (Jinja2 scoping) */
+        lf.n = 0;
         if (step(c) || assign(c, &lf, &s->tg, items->v[i]) || fr_set(c, &lf, "loop", loopv))
             return X_ERR;
         int r = exec_body(c, &lf, &s->b1);

@@ -99,7 +99,17 @@ tv ts_case(rctx *c, tv s, int mode)
             o = first ? (uint32_t)utf8proc_totitle((utf8proc_int32_t)cp) : (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
             break;
         }
-        if (((mode == 3 && first) || (mode == 2 && !prev_was_cased)) && cp == 0xDF) { /* ß → "Ss" */
+        const char *special = NULL; /* full case mappings that are not one code point */
+        if (mode == 0 && cp == 0x130)
+            special = "i\xcc\x87";
+        else if ((mode == 1 || ((mode == 2 && !prev_was_cased) || (mode == 3 && first))) && cp >= 0xFB00 && cp <= 0xFB06) {
+            static const char *const up[] = {"FF", "FI", "FL", "FFI", "FFL", "ST", "ST"};
+            static const char *const ti[] = {"Ff", "Fi", "Fl", "Ffi", "Ffl", "St", "St"};
+            special = mode == 1 ? up[cp - 0xFB00] : ti[cp - 0xFB00];
+        }
+        if (special)
+            an_sb_puts(&sb, special);
+        else if (((mode == 3 && first) || (mode == 2 && !prev_was_cased)) && cp == 0xDF) { /* ß → "Ss" */
             an_sb_puts(&sb, "Ss");
         } else if (mode == 1 && cp == 0xDF) {
             an_sb_puts(&sb, "SS");

@@ -108,7 +108,7 @@ class Batch:
         p = subprocess.run([self.tool], input=data.encode("utf-8"), stdout=subprocess.PIPE, check=False)
         if p.returncode != 0:
             raise RuntimeError("tool_tpl exited with status %d" % p.returncode)
-        res = [json.loads(l) for l in p.stdout.decode("utf-8").splitlines()]
+        res = [json.loads(l) for l in p.stdout.decode("utf-8").split("\n") if l]
         if len(res) != len(cases):
             raise RuntimeError("tool_tpl answered %d of %d cases" % (len(res), len(cases)))
         return [(r["ok"], r["out"] if r["ok"] else r["error"]) for r in res]
