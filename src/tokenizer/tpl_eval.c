@@ -663,6 +663,8 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
     }
     case E_SLICE: {
         tv obj, parts[3];
+        if (!e->a) /* a slice inside a tuple subscript: x[1:, 2] */
+            return tr_fail(c, "indices must be integers or slices, not tuple");
         if (ev(c, f, e->a, &obj))
             return -1;
         for (int k = 0; k < 3; k++) {

@@ -279,42 +279,45 @@ static int lx_inside(lexer *L, char type, int *line_starting)
             int is_float = 0;
             char buf[128];
             size_t bn = 0;
+            int too_long = 0;
+#define PUT(x) (bn < sizeof buf - 1 ? (void)(buf[bn++] = (x)) : (void)(too_long = 1))
             while (i < rest && (isdigit((unsigned char)p[i]) || (p[i] == '_' && i + 1 < rest && isdigit((unsigned char)p[i + 1])))) {
-                if (p[i] != '_' && bn < sizeof buf - 1)
-                    buf[bn++] = p[i];
+                if (p[i] != '_')
+                    PUT(p[i]);
                 i++;
             }
             int after_dot = pos > 0 && L->src[pos - 1] == '.';
             if (!after_dot && i + 1 < rest && p[i] == '.' && isdigit((unsigned char)p[i + 1])) {
                 is_float = 1;
-                buf[bn++] = p[i++];
+                PUT(p[i]);
+                i++;
                 while (i < rest && (isdigit((unsigned char)p[i]) || (p[i] == '_' && i + 1 < rest && isdigit((unsigned char)p[i + 1])))) {
-                    if (p[i] != '_' && bn < sizeof buf - 1)
-                        buf[bn++] = p[i];
+                    if (p[i] != '_')
+                        PUT(p[i]);
                     i++;
                 }
             }
-            if (!after_dot && i < rest && (p[i] == 'e' || p[i] == 'E')) {
+            if (!after_dot && i < rest && p[i] == 'e') { /* Jinja2: lower-case e only */
                 size_t k = i + 1;
                 if (k < rest && (p[k] == '+' || p[k] == '-'))
                     k++;
                 if (k < rest && isdigit((unsigned char)p[k])) {
                     is_float = 1;
-                    if (bn < sizeof buf - 1)
-                        buf[bn++] = 'e';
+                    PUT('e');
                     i++;
                     if (p[i] == '+' || p[i] == '-') {
-                        if (bn < sizeof buf - 1)
-                            buf[bn++] = p[i];
+                        PUT(p[i]);
                         i++;
                     }
                     while (i < rest && isdigit((unsigned char)p[i])) {
-                        if (bn < sizeof buf - 1)
-                            buf[bn++] = p[i];
+                        PUT(p[i]);
                         i++;
                     }
                 }
             }
+#undef PUT
+            if (too_long)
+                return lx_error(L, pos, "number literal too long");
             buf[bn] = 0;
             token *t = lx_push(L, is_float ? T_FLOAT : T_INT, pos);
             if (!t)

@@ -123,6 +123,12 @@ TEST(deep_nesting_is_an_error_not_a_crash)
     CHECK(t == NULL);
     CHECK(strstr(err.msg, "nested too deeply") != NULL);
     free(src);
+    /* a number literal longer than any buffer (found by the fuzzer) */
+    char num[400] = "{{ ";
+    memset(num + 3, '7', 300);
+    strcpy(num + 303, ".5 }}");
+    t = tpl_parse(num, strlen(num), "t", &err);
+    CHECK(t == NULL && strstr(err.msg, "too long") != NULL);
     /* and a long flat template is fine */
     an_strbuf big;
     an_sb_init(&big);

@@ -153,7 +153,7 @@ SNIPPETS = [
     "{% set ns = namespace() %}{% set ns.a = 1 %}{{ ns.a }}{{ ns }}",
     "{% if true %}{% elif %}{% endif %}", "{% for %}", "{{ a.  }}", "{% macro %}{% endmacro %}", "{% set = 1 %}", "{{ 'a' ~ }}",
     "{% for x in lst %}{{ x }}{% endfor %}{% endfor %}", "{% if true %}{% else %}{% else %}{% endif %}", "{{ [1, 2 }}", "{{ {1: } }}",
-    "{% call foo %}{% endcall %}", "{% filter %}{% endfilter %}", "{%- raw %}never closed", "{# never closed", "{{ 1 }", "{{ x is }}",
+    "{{ [1, 2][:, :-1] }}", "{{ 1E5 }}", "{% call foo %}{% endcall %}", "{% filter %}{% endfilter %}", "{%- raw %}never closed", "{# never closed", "{{ 1 }", "{{ x is }}",
     # syntax errors
     "{% if %}", "{{ }}", "{% for x in %}{% endfor %}", "{% endif %}", "{{ 'unterminated }}", "{% if true %}no end",
     "{{ 1 + }}", "{% foo %}", "{{ x|nosuchfilter }}", "{{ x is nosuchtest }}", "{% break %}", "{{ (1, 2 }}",
