@@ -657,6 +657,18 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
     }
     case E_ITEM: {
         tv obj, key;
+        if (e->b->k == E_TUPLE)
+            for (int i = 0; i < e->b->nargs; i++)
+                if (e->b->args[i]->k == E_SLICE && !e->b->args[i]->a) {
+                    /* x[a:b, c]: Python raises TypeError, which Jinja2's getitem turns
+                     * into an undefined value */
+                    if (ev(c, f, e->a, &obj))
+                        return -1;
+                    if (obj.k == TV_UNDEF)
+                        return undefined_error(c, obj);
+                    *out = tv_undef("item");
+                    return 0;
+                }
         if (ev(c, f, e->a, &obj) || ev(c, f, e->b, &key))
             return -1;
         return tr_getitem(c, obj, key, out);

@@ -297,7 +297,7 @@ static int lx_inside(lexer *L, char type, int *line_starting)
                     i++;
                 }
             }
-            if (!after_dot && i < rest && p[i] == 'e') { /* Jinja2: lower-case e only */
+            if (!after_dot && i < rest && (p[i] == 'e' || p[i] == 'E')) {
                 size_t k = i + 1;
                 if (k < rest && (p[k] == '+' || p[k] == '-'))
                     k++;
