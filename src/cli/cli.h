@@ -53,5 +53,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 void help_tokenize(FILE *out);
 void help_detokenize(FILE *out);
+int cmd_template(int argc, char **argv);
+void help_template(FILE *out);
 
 #endif

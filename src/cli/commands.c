@@ -18,6 +18,8 @@ const cli_command cli_commands[] = {
     {"tokenize", "MODEL TEXT", "print the token ids of a text (JSON array)", cmd_tokenize,
      help_tokenize},
     {"detokenize", "MODEL ID...", "print the text of token ids", cmd_detokenize, help_detokenize},
+    {"template", "MODEL --messages FILE", "print the rendered chat prompt of a conversation", cmd_template,
+     help_template},
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
