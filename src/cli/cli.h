@@ -44,6 +44,10 @@ void cli_print_version(FILE *out);
 /* Top-level help. */
 void cli_print_help(FILE *out);
 
+/* Print a library error message: its first line as "anemone: <line>", the rest (advice)
+ * as they are. */
+void cli_error_multiline(const char *msg);
+
 int cmd_help(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 void help_show(FILE *out);
@@ -55,5 +59,11 @@ void help_tokenize(FILE *out);
 void help_detokenize(FILE *out);
 int cmd_template(int argc, char **argv);
 void help_template(FILE *out);
+int cmd_pull(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+void help_pull(FILE *out);
+void help_ls(FILE *out);
+void help_rm(FILE *out);
 
 #endif

@@ -21,6 +21,9 @@ const cli_command cli_commands[] = {
     {"template", "MODEL --messages FILE", "print the rendered chat prompt of a conversation", cmd_template,
      help_template},
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
+    {"pull", "MODEL", "download a model from Hugging Face into the cache", cmd_pull, help_pull},
+    {"ls", "", "list the models in the cache", cmd_ls, help_ls},
+    {"rm", "MODEL", "remove a model from the cache", cmd_rm, help_rm},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
