@@ -49,6 +49,16 @@ void cli_print_help(FILE *out);
 void cli_error_multiline(const char *msg);
 
 int cmd_help(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+void help_show(FILE *out);
+int cmd_predict(int argc, char **argv);
+void help_predict(FILE *out);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+void help_tokenize(FILE *out);
+void help_detokenize(FILE *out);
+int cmd_template(int argc, char **argv);
+void help_template(FILE *out);
 int cmd_pull(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_rm(int argc, char **argv);

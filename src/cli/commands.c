@@ -12,6 +12,14 @@ static void help_help(FILE *out)
 }
 
 const cli_command cli_commands[] = {
+    {"show", "[--program] PATH", "describe a Core ML component (.mlmodelc / .mlpackage)", cmd_show, help_show},
+    {"predict", "COMPONENT [-f FUNCTION] -i NAME=FILE.npy ... [-o DIR]",
+     "run one Core ML component on .npy inputs, write .npy outputs", cmd_predict, help_predict},
+    {"tokenize", "MODEL TEXT", "print the token ids of a text (JSON array)", cmd_tokenize,
+     help_tokenize},
+    {"detokenize", "MODEL ID...", "print the text of token ids", cmd_detokenize, help_detokenize},
+    {"template", "MODEL --messages FILE", "print the rendered chat prompt of a conversation", cmd_template,
+     help_template},
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
     {"pull", "MODEL", "download a model from Hugging Face into the cache", cmd_pull, help_pull},
     {"ls", "", "list the models in the cache", cmd_ls, help_ls},
