@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 from fake_hub import FakeHub, git_sha1, sha256  # noqa: E402
 
 BIN = os.environ.get("ANEMONE_BIN", os.path.join(ROOT, "anemone"))
-VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
+VENV_PY = os.environ.get("ANEMONE_TEST_HF_PYTHON") or os.path.join(ROOT, ".venv", "bin", "python")
 failures = 0
 caches = []  # every HF hub cache used, for the final invariant check
 TMP = tempfile.mkdtemp(prefix="anemone-hub-test-")
@@ -652,9 +652,10 @@ def t_interop():
         r = json.loads(out2.strip().splitlines()[-1])
     except Exception:
         r = {}
+    # (huggingface_hub before 1.x did not know CACHEDIR.TAG and warns about it: harmless.)
     ok = rc == 0 and rc2 == 0 and r.get("snap") == out.strip() and len(HUB.log) == n \
         and open(r.get("file"), "rb").read() == HUB.dir_files["tiny_embeddings.mlmodelc/weights/weight.bin"] \
-        and not r.get("warnings") and r.get("repos") == [["anemll/tiny-dir", [HUB.dir_main], ["main"]]]
+        and not [w for w in r.get("warnings", []) if "CACHEDIR.TAG" not in w] and r.get("repos") == [["anemll/tiny-dir", [HUB.dir_main], ["main"]]]
     report("interop_anemone_pull_then_hf_offline", ok, "anemone rc=%d | hf rc=%d %s %s" % (rc, rc2, out2[-400:], err2[-400:]))
 
 
