@@ -100,7 +100,7 @@ static int hash_matches(dl *d)
         return 0;
     for (unsigned i = 0; i < len; i++)
         sprintf(hex + 2 * i, "%02x", md[i]);
-    return strcmp(hex, d->job->etag) == 0;
+    return strcmp(hex, d->job->verify[0] ? d->job->verify : d->job->etag) == 0;
 }
 
 static void release(dl *d)
@@ -319,7 +319,7 @@ static int complete(const hub_env *env, const char *repo_dir, const char *commit
         }
         an_errorf(err, "%s: the bytes received do not match the checksum %s; discarded them\n"
                        "The server or a proxy sent wrong data; try again later.",
-                  what, d->job->etag);
+                  what, d->job->verify[0] ? d->job->verify : d->job->etag);
         return HUB_ERR_VERIFY;
     }
     return finish(env, repo_dir, commit, d, err);
@@ -479,7 +479,7 @@ int hub_download_all(const hub_env *env, const char *repo_dir, const char *repo_
         dl *d = &ds[i];
         d->job = &jobs[i];
         d->fd = d->lock_fd = -1;
-        d->kind = hub_etag_kind(jobs[i].etag);
+        d->kind = hub_etag_kind(jobs[i].verify[0] ? jobs[i].verify : jobs[i].etag);
         hub_pathf(d->blob, sizeof d->blob, "%s/blobs/%s", repo_dir, jobs[i].etag);
         hub_pathf(d->incomplete, sizeof d->incomplete, "%s.incomplete", d->blob);
         hub_pathf(d->lock, sizeof d->lock, "%s/.locks/%s/%s.lock", env->hub_cache, folder, jobs[i].etag);

@@ -166,6 +166,8 @@ long hub_backoff_ms(const hub_env *env, int attempt, long retry_after);
 typedef struct hub_job {
     const char *path;            /* path in the repo */
     char etag[160];              /* blob name: sha256 (LFS) or git sha1 */
+    char verify[72];             /* the checksum the content must have (from the tree:
+                                  * lfs sha256, else the git blob sha1); "" = the etag's */
     unsigned long long size;
     char url[2048];              /* where to GET (the resolve URL or the CDN's) */
     int send_token;              /* same host as the Hub */

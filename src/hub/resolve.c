@@ -307,6 +307,8 @@ static int head_file(const hub_env *env, const char *repo_id, const char *repo_d
     hub_pathf(job->url, sizeof job->url, "%s", redirect ? h.location : h.final_url);
     /* Pre-signed CDN URLs must not carry the token (PEERS.md §3.3). */
     job->send_token = same_origin(job->url, env->endpoint);
+    /* Verify against the listing (what `hf cache verify` checks), whatever the etag's form. */
+    hub_pathf(job->verify, sizeof job->verify, "%s", f->lfs_sha256 ? f->lfs_sha256 : f->oid);
     return 0;
 }
 
@@ -323,6 +325,13 @@ static int fetch_files(const hub_env *env, const char *repo_id, const char *repo
         char etag[160];
         if (hub_snapshot_etag(repo_dir, commit, files[i]->path, etag, sizeof etag) == 0)
             continue; /* already in this snapshot */
+        /* Already in the cache for another snapshot: the listing names the blob. */
+        const char *known = files[i]->lfs_sha256 ? files[i]->lfs_sha256 : files[i]->oid;
+        char blob[PATH_MAX];
+        if (hub_pathf(blob, sizeof blob, "%s/blobs/%s", repo_dir, known) > 0 && access(blob, R_OK) == 0) {
+            rc = hub_link_snapshot(repo_dir, commit, files[i]->path, known, err);
+            continue;
+        }
         rc = head_file(env, repo_id, repo_dir, commit, files[i], &jobs[nj], err);
         if (rc == 0)
             nj++;

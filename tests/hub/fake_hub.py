@@ -80,6 +80,7 @@ class FakeHub:
         self.slow_all = 0  # seconds per chunk for every download (to observe concurrency)
         self.active = 0  # bodies being sent right now, and the most seen at once
         self.max_active = 0
+        self.odd_etags = False  # non-LFS ETags that are no checksum (the listing still has one)
         self.missing = set()  # (repo_id, path): listed in the tree, but resolve says EntryNotFound
         self.tokens = {"hf_granted"}  # tokens that unlock private and gated repos
         self.log = []
@@ -259,8 +260,9 @@ class Handler(BaseHTTPRequestHandler):
                     "Location": loc, "X-Repo-Commit": commit,
                     "X-Linked-Etag": '"%s"' % digest, "X-Linked-Size": str(len(data)),
                     "ETag": 'W/"%s"' % git_sha1(b"pointer" + data)}, head)
+            etag = git_sha1(data) if not hub.odd_etags else "odd-" + git_sha1(data)[:20]
             return self.serve_bytes(data, git_sha1(data), head,
-                                    {"X-Repo-Commit": commit, "ETag": '"%s"' % git_sha1(data)})
+                                    {"X-Repo-Commit": commit, "ETag": '"%s"' % etag})
         return self.error(404, "", "Not found", head)
 
     def revision(self, repo, commit, head):

@@ -286,8 +286,11 @@ def t_pull_basic():
     rc, o, err = run(["pull", os.path.join(d, "meta.yaml")], env)
     report("ref_local_meta_yaml", rc == 0 and o.strip() == d, o + err)
     # ls and the v1 branch (shares every blob but config.json).
+    n_log = len(HUB.log)
     rc, o, err = run(["pull", "anemll/tiny-zip@v1"], env)
     report("pull_branch", rc == 0 and HUB.v1 in o, err)
+    heads = [e["path"] for e in HUB.log[n_log:] if e["method"] == "HEAD"]
+    report("known_blobs_linked_without_head", len(heads) == 1 and heads[0].endswith("/config.json"), str(heads))
     report("refs_branch_written", open(os.path.join(rd, "refs", "v1")).read() == HUB.v1)
     rc, o, err = run(["ls"], env)
     rows = [l for l in o.splitlines() if l.startswith("anemll/tiny-zip")]
@@ -327,6 +330,23 @@ def t_dir_layout_and_redirect():
     # A renamed repo: resolve URLs answer a relative redirect that must be followed.
     rc, out, err = run(["pull", "anemll/old-tiny"], env_for(new_home("alias"), HUB))
     report("relative_redirect_followed", rc == 0 and os.path.isfile(os.path.join(out.strip(), "meta.yaml")), err)
+
+
+def t_odd_etags():
+    home = new_home("oddetag")
+    HUB.odd_etags = True
+    sha = git_sha1(SIDE["tokenizer.json"])
+    try:
+        rc, out, err = run(["pull", "anemll/tiny-dir"], env_for(home, HUB))
+        link = os.readlink(os.path.join(out.strip(), "tokenizer.json")) if rc == 0 else ""
+        ok1 = rc == 0 and link == "../../blobs/odd-" + sha[:20]
+        HUB.faults[sha] = ["wrong"]
+        rc2, out2, err2 = run(["pull", "anemll/tiny-dir"], env_for(new_home("oddetag2"), HUB))
+    finally:
+        HUB.odd_etags = False
+        HUB.faults.pop(sha, None)
+    report("etag_not_a_checksum_named_and_verified", ok1 and rc2 == 1 and "checksum " + sha in err2,
+           "rc=%d link=%s rc2=%d %s" % (rc, link, rc2, err2))
 
 
 def t_errors():
@@ -712,7 +732,7 @@ if __name__ == "__main__":
         sys.exit(1)
     HUB = build_hub()
     t0 = time.time()
-    for fn in (t_pull_basic, t_dir_layout_and_redirect, t_errors, t_rate_limit, t_faults,
+    for fn in (t_pull_basic, t_dir_layout_and_redirect, t_odd_etags, t_errors, t_rate_limit, t_faults,
                t_kill_and_resume, t_concurrent, t_parallel_cap, t_disk_full_and_no_exist, t_progress, t_offline, t_zip_traversal, t_interop,
                t_cache_invariant):
         scenario(fn)
