@@ -181,14 +181,18 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         return auth.startswith("Bearer ") and auth[7:] in self.fake.tokens
 
-    def repo_access(self, repo_id, head):
-        """The repo, or None after answering the error the Hub gives."""
+    def repo_access(self, repo_id, head, api=False):
+        """The repo, or None after answering the error the Hub gives. Like the real Hub, a
+        gated repo's metadata and listing are public; its files are not."""
         hub = self.fake
+        if self.headers.get("Authorization", "").startswith("Bearer hf_bad"):
+            self.error(401, "", "Invalid credentials in Authorization header", head)
+            return None
         repo = hub.repos.get(hub.aliases.get(repo_id, repo_id))
         if repo is None or (repo.private and not self.authorized(repo)):
             self.error(401, "RepoNotFound", "Repository not found", head)
             return None
-        if repo.gated and not self.authorized(repo):
+        if repo.gated and not api and not self.authorized(repo):
             status = 403 if self.headers.get("Authorization") else 401
             self.error(status, "GatedRepo", "Access to model %s is restricted." % repo.id, head)
             return None
@@ -220,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(503, "", "Service unavailable", head)
             if len(parts) >= 6 and parts[1] == "models" and parts[4] in ("revision", "tree"):
                 repo_id = parts[2] + "/" + parts[3]
-                repo = self.repo_access(repo_id, head)
+                repo = self.repo_access(repo_id, head, api=True)
                 if repo is None:
                     return
                 rev = urllib.parse.unquote(parts[5])

@@ -364,6 +364,8 @@ def t_errors():
         ok = rc == 1 and not out and lines and lines[0].startswith("anemone: ") and what in lines[0] \
             and len(lines) <= 2 and advice in err
         report(name, ok, "rc=%d err=%r" % (rc, err))
+    rc, out, err = run(["pull", "anemll/tiny-dir"], env_for(new_home("badtoken"), HUB, HF_TOKEN="hf_bad_one"))
+    report("error_token_refused", rc == 1 and "refused the token" in err and len(err.strip().splitlines()) == 2, err)
     rc, out, err = run(["pull", "not a repo!"], env)
     report("error_bad_reference", rc == 1 and "org/name" in err, err)
     rc, out, err = run(["pull"], env)
