@@ -273,7 +273,9 @@ def t_pull_basic():
            "%d tree requests" % len(trees))
     # A second pull: nothing is downloaded again.
     n_log = len(HUB.log)
+    ino = os.stat(d).st_ino if d else 0
     rc, out2, err = run(["pull", "anemll/tiny-zip"], env)
+    report("model_dir_left_alone_when_current", d and os.stat(d).st_ino == ino)
     again = [e for e in HUB.log[n_log:] if e["server"] == "cdn" or e["method"] == "HEAD"]
     report("pull_again_no_downloads", rc == 0 and out2 == out and not again,
            "rc=%d, %d requests" % (rc, len(again)))
