@@ -48,7 +48,7 @@ typedef struct dl {
     CURL *easy;
     struct curl_slist *hdrs;
     hub_headers h;
-    int checked_status, body_ok, oversize, write_errno;
+    int checked_status, body_ok, oversize, bad_range, write_errno;
     int fails;
     double wake;
     char incomplete[PATH_MAX], blob[PATH_MAX], lock[PATH_MAX];
@@ -175,6 +175,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
         d->h.status = code;
         if (code == 206 && d->have > 0) {
+            if (d->h.range_start != (long long)d->have) {
+                d->bad_range = 1; /* not the bytes that follow ours */
+                return 0;
+            }
             d->body_ok = 1;
         } else if (code == 200) {
             /* Range ignored (or not asked): the body starts at byte 0. */
@@ -251,7 +255,7 @@ static int start(CURLM *multi, const hub_env *env, dl *d, an_error *err)
         }
     }
     hub_headers_reset(&d->h);
-    d->checked_status = d->body_ok = d->oversize = d->write_errno = 0;
+    d->checked_status = d->body_ok = d->oversize = d->bad_range = d->write_errno = 0;
     d->got_now = 0;
     CURL *c = d->easy;
     curl_easy_setopt(c, CURLOPT_URL, d->job->url);
@@ -343,8 +347,8 @@ static int on_done(const hub_env *env, const char *repo_dir, const char *repo_id
     }
     int retry = 0;
     long retry_after = -1;
-    if (d->oversize) {
-        /* More bytes than the Hub announced: what we have cannot be trusted. */
+    if (d->oversize || d->bad_range) {
+        /* More bytes than announced, or a range we did not ask for: start over. */
         if (truncate_to_zero(d) != 0)
             return an_errorf(err, "%s: %s", d->incomplete, strerror(errno));
         retry = 1;

@@ -67,6 +67,7 @@ typedef struct hub_headers {
     char error_code[64];
     char error_message[256];
     long retry_after;         /* seconds, -1 when absent */
+    long long range_start;    /* first byte of a Content-Range answer, -1 when absent */
     char link_next[2048];
     char request_id[128];
     char final_url[2048];     /* set by hub_http_request: the URL after relative redirects */

@@ -20,6 +20,7 @@ Fault injection, per blob (consumed one per GET, in order):
   "503"           answer 503 (a 5xx burst is several of these)
   "ignore_range"  answer 200 with the whole body even when Range was asked
   "wrong"         send bytes that are not the blob's (same length)
+  "bad_range"     answer a Range request with 206 but a Content-Range from byte 0
 and `slow[sha]` = seconds per 4 KiB chunk (persistent throttle); `api_faults` is a list
 of ("429", retry_after) consumed by API requests. Every request's method, path and
 headers are recorded in `log` (to check, e.g., that the token never reaches the CDN).
@@ -336,6 +337,15 @@ class Handler(BaseHTTPRequestHandler):
             start = int(rng[6:-1])
             if start >= len(data) and len(data) > 0:
                 return self.send(416, b"", {"Content-Range": "bytes */%d" % len(data)}, head)
+        if fault == "bad_range" and start:
+            # A 206 of the right length whose Content-Range starts at 0, not where asked.
+            n = len(data) - start
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes 0-%d/%d" % (n - 1, len(data)))
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            self.wfile.write(data[:n])
+            return
         body = data[start:]
         if fault == "wrong":
             body = bytes((b ^ 0x5A) for b in body)

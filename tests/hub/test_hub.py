@@ -441,6 +441,17 @@ def t_faults():
     rc, out, err = run(["pull", "anemll/tiny-zip"], env_for(home, HUB))
     blob = os.path.join(repo_dir(home), "blobs", sha)
     report("range_ignored_restarts", rc == 0 and sha256(open(blob, "rb").read()) == sha, err)
+    # A 206 whose Content-Range is not the one asked for: its bytes are not appended.
+    home = new_home("bad_range")
+    os.makedirs(os.path.join(repo_dir(home), "blobs"))
+    with open(os.path.join(repo_dir(home), "blobs", sha + ".incomplete"), "wb") as f:
+        f.write(data[:5000])
+    HUB.faults[sha] = ["bad_range"]
+    rc, out, err = run(["pull", "anemll/tiny-zip"], env_for(home, HUB))
+    HUB.faults.pop(sha, None)
+    blob = os.path.join(repo_dir(home), "blobs", sha)
+    report("wrong_content_range_restarts", rc == 0 and sha256(open(blob, "rb").read()) == sha
+           and "corrupt" not in err, err)
     # A corrupt partial file from an earlier run: detected by the checksum, downloaded afresh.
     home = new_home("corrupt_partial")
     os.makedirs(os.path.join(repo_dir(home), "blobs"))
