@@ -11,7 +11,7 @@
 #include "common/file.h"
 #include "common/log.h"
 
-#define RUN_GROUPS (CLI_G_MODEL | CLI_G_PROMPT | CLI_G_GEN | CLI_G_MACHINE | CLI_G_OUTPUT)
+#define RUN_GROUPS (CLI_G_MODEL | CLI_G_PROMPT | CLI_G_GEN | CLI_G_OUTPUT)
 
 static volatile sig_atomic_t interrupted;
 
@@ -80,9 +80,10 @@ static void print_stats(const cli_model *m, const cli_turn *t, int json)
             "\nload %.0f ms | prompt %d tok, prefill %.1f t/s | time to first token %.0f ms | "
             "generated %d tok, decode %.1f t/s | stop: %s\n",
             m->load_ms, tm->prefill_tokens, pp, tm->ttft_ms, tm->decode_tokens, tg, pipe_stop_reason_name(t->reason));
-    fputs("(prefill: prompt tokens over the time to the first token's logits; decode: tokens after the first over "
-          "the time from first to last)\n",
-          stderr);
+    if (an_log_enabled(AN_LOG_INFO))
+        fputs("(prefill: new prompt tokens over the time to the first token's logits; decode: tokens after the "
+              "first over the time from the first to the last)\n",
+              stderr);
 }
 
 int cmd_run(int argc, char **argv)
@@ -166,7 +167,7 @@ int cmd_run(int argc, char **argv)
     if (isatty(STDOUT_FILENO))
         fputc('\n', stdout);
     fflush(stdout);
-    if (!o.quiet)
+    if (!o.quiet && (o.stats || o.json || isatty(STDERR_FILENO)))
         print_stats(&m, &turn, o.json);
     an_sb_free(&turn.text);
     rc = interrupted ? CLI_INTERRUPTED : CLI_OK;

@@ -47,11 +47,10 @@ static const option table[] = {
     {NULL, "--greedy", NULL, "always take the most likely token", CLI_G_GEN, K_FLAG, F(greedy)},
     {NULL, "--ignore-eos", NULL, "do not stop at end-of-sequence tokens", CLI_G_GEN, K_FLAG, F(ignore_eos)},
     {NULL, "--ctx-overflow", "stop|shift", "when the context is full: stop, or drop the oldest turns", CLI_G_GEN, K_OVERFLOW, F(ctx_shift)},
-    {"-t", "--threads", "N", "threads (default: physical cores)", CLI_G_MACHINE, K_INT, F(threads)},
     {NULL, "--color", "auto|on|off", "colour (NO_COLOR, TERM=dumb and pipes turn it off)", CLI_G_OUTPUT, K_COLOR, F(color)},
     {"-q", "--quiet", NULL, "no banner or statistics", CLI_G_OUTPUT, K_FLAG, F(quiet)},
     {"-v", "--verbose", NULL, "say more", CLI_G_OUTPUT, K_COUNT, F(verbose)},
-    {NULL, "--stats", NULL, "print statistics after the run", CLI_G_OUTPUT, K_FLAG, F(stats)},
+    {NULL, "--stats", NULL, "print statistics after the run (the default when stderr is a terminal)", CLI_G_OUTPUT, K_FLAG, F(stats)},
     {NULL, "--json", NULL, "statistics as one JSON object on stderr", CLI_G_OUTPUT, K_FLAG, F(json)},
 };
 
