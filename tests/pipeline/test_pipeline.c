@@ -206,11 +206,61 @@ TEST(seeded_sampling_reproducible)
     pipe_model_close(m);
 }
 
+/* A copy of a fixture in a temporary directory, changed by a shell command run inside it;
+ * the model must then be refused with a message containing `needle`. */
+static void expect_broken(const char *fixture, const char *change, const char *needle)
+{
+    char tmpl[] = "/tmp/anemone-broken-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    if (!d) {
+        T_FAIL("mkdtemp");
+        return;
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp -r tests/fixtures/%s/. '%s' && cd '%s' && %s", fixture, d, d, change);
+    if (system(cmd) != 0) {
+        T_FAIL("could not prepare: %s", cmd);
+    } else {
+        an_error err;
+        an_error_clear(&err);
+        pipe_model *m = pipe_model_open(d, NULL, &err);
+        if (m) {
+            T_FAIL("%s after '%s' was accepted", fixture, change);
+            pipe_model_close(m);
+        } else if (!strstr(err.msg, needle)) {
+            T_FAIL("after '%s': error '%s' does not say '%s'", change, err.msg, needle);
+        }
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    if (system(cmd) != 0)
+        T_FAIL("cleanup");
+}
+
+TEST(broken_model_directories)
+{
+    expect_broken("llama-lut4-c2", "rm -r llama_FFN_PF_lut4_chunk_02of02.mlmodelc",
+                  "FFN chunk 2 of 2 component is missing");
+    expect_broken("llama-lut4-c2", "sed -i 's/context_length: 64/context_length: 128/' meta.yaml",
+                  "context_length is 128, but the chunks' causal mask spans 64 positions");
+    expect_broken("llama-lut4-c2", "sed -i 's/batch_size: 8/batch_size: 16/' meta.yaml",
+                  "batch_size is 16, but the chunks' prefill takes 8 tokens");
+    expect_broken("llama-lut4-c2",
+                  /* a chunk of another model: same hidden size, another KV state shape */
+                  "rm -r llama_FFN_PF_lut4_chunk_02of02.mlmodelc && "
+                  "cp -r \"$OLDPWD/tests/fixtures/qwen3-lut6-c2-argmax/qwen_FFN_PF_lut6_chunk_02of02.mlmodelc\" "
+                  "llama_FFN_PF_lut4_chunk_02of02.mlmodelc",
+                  "state 'model_model_kv_cache_0' [4,2,64,16] differs from chunk 1's 'model_model_kv_cache_0' [4,2,64,12]");
+    expect_broken("llama-lut4-c2", "rm llama_lm_head_lut6.mlmodelc/model.mil", "LM head");
+    expect_broken("llama-lut4-c2", "printf 'model_info: {parameters: {num_chunks: x}}' > meta.yaml",
+                  "parameters.num_chunks is 'x'");
+}
+
 int main(void)
 {
     load_fixtures();
     RUN(greedy_matches_reference);
     RUN(two_turns_reuse_prefix);
     RUN(seeded_sampling_reproducible);
+    RUN(broken_model_directories);
     return t_finish();
 }
