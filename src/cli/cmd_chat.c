@@ -131,6 +131,18 @@ static int build_prompt(chat *c, int32_t **ids, size_t *n, an_error *err)
     }
 }
 
+/* The tokens the session generated after the prompt of the last turn. */
+static int32_t *answer_tokens(pipe_session *s, int n_prompt, int *n)
+{
+    int total;
+    const int32_t *all = pipe_session_tokens(s, &total);
+    *n = total > n_prompt ? total - n_prompt : 0;
+    int32_t *ids = malloc((size_t)(*n + 1) * sizeof *ids);
+    if (ids && *n)
+        memcpy(ids, all + n_prompt, (size_t)*n * sizeof *ids);
+    return ids;
+}
+
 static int answer(chat *c)
 {
     an_error err;
@@ -146,22 +158,69 @@ static int answer(chat *c)
         return -1;
     }
     interrupted = 0;
+    an_strbuf said;
+    an_sb_init(&said);
     cli_turn turn;
-    int r = cli_run_turn(&c->m, c->s, ids, (int)n, c->o, stdout, c->color, &interrupted, &turn, &err);
-    free(ids);
-    if (r < 0) {
-        cli_error(NULL, "%s", err.msg);
+    int budget = c->o->n_predict, rc = 0;
+    for (;;) {
+        int r = cli_run_turn(&c->m, c->s, ids, (int)n, c->o, stdout, c->color, &interrupted, &turn, &err);
+        if (r < 0) {
+            cli_error(NULL, "%s", err.msg);
+            an_sb_free(&turn.text);
+            rc = -1;
+            break;
+        }
+        an_sb_append(&said, turn.text.buf, turn.text.len);
+        if (turn.reason != PIPE_STOP_CTX_FULL || !c->o->ctx_shift || !drop_oldest_turn(c))
+            break;
+        /* --ctx-overflow shift: drop the oldest turn, re-render, put the answer so far
+         * after the generation prompt and carry on from there */
+        int n_ans;
+        int32_t *ans = answer_tokens(c->s, (int)n, &n_ans);
+        free(ids);
+        ids = NULL;
         an_sb_free(&turn.text);
+        if (c->o->n_predict != CLI_UNSET_I && c->o->n_predict >= 0) {
+            c->o->n_predict -= turn.timing.decode_tokens;
+            if (c->o->n_predict <= 0) {
+                free(ans);
+                break;
+            }
+        }
+        if (!ans || build_prompt(c, &ids, &n, &err) < 0) {
+            cli_error(NULL, "%s", ans ? err.msg : "out of memory");
+            free(ans);
+            rc = -1;
+            break;
+        }
+        int32_t *joined = realloc(ids, (n + (size_t)n_ans) * sizeof *ids);
+        if (!joined || (int)(n + (size_t)n_ans) >= pipe_model_get_info(c->m.model)->context - 1) {
+            free(joined ? joined : ids);
+            ids = NULL;
+            free(ans);
+            fputs("\nanemone: the answer alone fills the context; it was cut there\n", stderr);
+            break;
+        }
+        ids = joined;
+        memcpy(ids + n, ans, (size_t)n_ans * sizeof *ids);
+        n += (size_t)n_ans;
+        free(ans);
+        fputs("\n[context full: dropped the oldest turn and continued]\n", stderr);
+    }
+    c->o->n_predict = budget;
+    free(ids);
+    if (rc < 0) {
+        an_sb_free(&said);
         return -1;
     }
-    if (turn.cancelled_in_prefill) {
+    if (turn.cancelled_in_prefill && !said.len) {
         /* nothing was said: the question stays unanswered and leaves the conversation */
         size_t k = json_object_array_length(c->msgs);
         json_object_array_del_idx(c->msgs, k - 1, 1);
         fputs("\n[interrupted]\n", stderr);
     } else {
         /* a cut answer stays in the history, closed as a normal assistant turn */
-        json_object_array_add(c->msgs, message("assistant", turn.text.buf));
+        json_object_array_add(c->msgs, message("assistant", said.buf));
         fputc('\n', stdout);
         if (turn.reason == PIPE_STOP_CANCELLED)
             fputs("[interrupted]\n", stderr);
@@ -178,6 +237,7 @@ static int answer(chat *c)
         fprintf(stderr, "%s\n", footer);
     }
     an_sb_free(&turn.text);
+    an_sb_free(&said);
     interrupted = 0;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <json-c/json.h>
 
 #include "common/file.h"
@@ -206,6 +207,62 @@ TEST(seeded_sampling_reproducible)
     pipe_model_close(m);
 }
 
+typedef struct cancel_ctx {
+    volatile sig_atomic_t *flag;
+    int after, seen;
+} cancel_ctx;
+
+static int cancel_after(void *p, int32_t t)
+{
+    (void)t;
+    cancel_ctx *c = p;
+    if (++c->seen == c->after)
+        *c->flag = 1;
+    return 0;
+}
+
+/* The cancel flag stops generation between tokens and prefill between batches; the
+ * history then holds exactly what was processed, and the next prompt carries on. */
+TEST(cancellation_keeps_history_consistent)
+{
+    if (!n_fixtures)
+        SKIP("no fixtures in tests/ref/goldens");
+    an_error err;
+    pipe_model *m = pipe_model_open(fixtures[0].dir, NULL, &err);
+    REQUIRE(m);
+    pipe_sampler_params p = greedy_params();
+    pipe_session *s = pipe_session_new(m, &p, &err);
+    REQUIRE(s);
+    volatile sig_atomic_t flag = 0;
+    int32_t prompt[40];
+    for (int i = 0; i < 40; i++)
+        prompt[i] = (int32_t)(20 + i);
+    pipe_gen_opts g = {.max_tokens = 30, .ignore_eos = 1, .cancel = &flag};
+    REQUIRE(pipe_session_prompt(s, prompt, 12, &g, &err) == 0);
+    cancel_ctx c = {&flag, 5, 0};
+    pipe_stop_reason why;
+    REQUIRE(pipe_session_generate(s, &g, cancel_after, &c, &why, &err) == 0);
+    CHECK_EQ_INT(why, PIPE_STOP_CANCELLED);
+    int n;
+    pipe_session_tokens(s, &n);
+    CHECK_EQ_INT(n, 12 + 5); /* five tokens were produced before the flag was seen */
+    /* a cancelled prefill: nothing beyond what was processed is claimed */
+    flag = 1;
+    CHECK_EQ_INT(pipe_session_prompt(s, prompt, 40, &g, &err), 1);
+    pipe_session_tokens(s, &n);
+    CHECK(n <= 40);
+    /* and the next uncancelled prompt gives what a fresh session gives */
+    flag = 0;
+    run_case a, b;
+    g.cancel = NULL;
+    REQUIRE(generate(s, prompt, 40, 6, &a, &err) == 0);
+    pipe_session_clear(s);
+    REQUIRE(generate(s, prompt, 40, 6, &b, &err) == 0);
+    CHECK(memcmp(a.greedy, b.greedy, 6 * sizeof(int32_t)) == 0);
+    pipe_session_free(s);
+    pipe_model_close(m);
+}
+
 /* A copy of a fixture in a temporary directory, changed by a shell command run inside it;
  * the model must then be refused with a message containing `needle`. */
 static void expect_broken(const char *fixture, const char *change, const char *needle)
@@ -261,6 +318,7 @@ int main(void)
     RUN(greedy_matches_reference);
     RUN(two_turns_reuse_prefix);
     RUN(seeded_sampling_reproducible);
+    RUN(cancellation_keeps_history_consistent);
     RUN(broken_model_directories);
     return t_finish();
 }
