@@ -49,6 +49,12 @@ void cli_print_help(FILE *out);
 void cli_error_multiline(const char *msg);
 
 int cmd_help(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+void help_run(FILE *out);
+int cmd_chat(int argc, char **argv);
+void help_chat(FILE *out);
+int cmd_bench(int argc, char **argv);
+void help_bench(FILE *out);
 int cmd_show(int argc, char **argv);
 void help_show(FILE *out);
 int cmd_predict(int argc, char **argv);

@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <json-c/json.h>
 
 #include "common/file.h"
@@ -206,11 +207,118 @@ TEST(seeded_sampling_reproducible)
     pipe_model_close(m);
 }
 
+typedef struct cancel_ctx {
+    volatile sig_atomic_t *flag;
+    int after, seen;
+} cancel_ctx;
+
+static int cancel_after(void *p, int32_t t)
+{
+    (void)t;
+    cancel_ctx *c = p;
+    if (++c->seen == c->after)
+        *c->flag = 1;
+    return 0;
+}
+
+/* The cancel flag stops generation between tokens and prefill between batches; the
+ * history then holds exactly what was processed, and the next prompt carries on. */
+TEST(cancellation_keeps_history_consistent)
+{
+    if (!n_fixtures)
+        SKIP("no fixtures in tests/ref/goldens");
+    an_error err;
+    pipe_model *m = pipe_model_open(fixtures[0].dir, NULL, &err);
+    REQUIRE(m);
+    pipe_sampler_params p = greedy_params();
+    pipe_session *s = pipe_session_new(m, &p, &err);
+    REQUIRE(s);
+    volatile sig_atomic_t flag = 0;
+    int32_t prompt[40];
+    for (int i = 0; i < 40; i++)
+        prompt[i] = (int32_t)(20 + i);
+    pipe_gen_opts g = {.max_tokens = 30, .ignore_eos = 1, .cancel = &flag};
+    REQUIRE(pipe_session_prompt(s, prompt, 12, &g, &err) == 0);
+    cancel_ctx c = {&flag, 5, 0};
+    pipe_stop_reason why;
+    REQUIRE(pipe_session_generate(s, &g, cancel_after, &c, &why, &err) == 0);
+    CHECK_EQ_INT(why, PIPE_STOP_CANCELLED);
+    int n;
+    pipe_session_tokens(s, &n);
+    CHECK_EQ_INT(n, 12 + 5); /* five tokens were produced before the flag was seen */
+    /* a cancelled prefill: nothing beyond what was processed is claimed */
+    flag = 1;
+    CHECK_EQ_INT(pipe_session_prompt(s, prompt, 40, &g, &err), 1);
+    pipe_session_tokens(s, &n);
+    CHECK(n <= 40);
+    /* and the next uncancelled prompt gives what a fresh session gives */
+    flag = 0;
+    run_case a, b;
+    g.cancel = NULL;
+    REQUIRE(generate(s, prompt, 40, 6, &a, &err) == 0);
+    pipe_session_clear(s);
+    REQUIRE(generate(s, prompt, 40, 6, &b, &err) == 0);
+    CHECK(memcmp(a.greedy, b.greedy, 6 * sizeof(int32_t)) == 0);
+    pipe_session_free(s);
+    pipe_model_close(m);
+}
+
+/* A copy of a fixture in a temporary directory, changed by a shell command run inside it;
+ * the model must then be refused with a message containing `needle`. */
+static void expect_broken(const char *fixture, const char *change, const char *needle)
+{
+    char tmpl[] = "/tmp/anemone-broken-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    if (!d) {
+        T_FAIL("mkdtemp");
+        return;
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp -r tests/fixtures/%s/. '%s' && cd '%s' && %s", fixture, d, d, change);
+    if (system(cmd) != 0) {
+        T_FAIL("could not prepare: %s", cmd);
+    } else {
+        an_error err;
+        an_error_clear(&err);
+        pipe_model *m = pipe_model_open(d, NULL, &err);
+        if (m) {
+            T_FAIL("%s after '%s' was accepted", fixture, change);
+            pipe_model_close(m);
+        } else if (!strstr(err.msg, needle)) {
+            T_FAIL("after '%s': error '%s' does not say '%s'", change, err.msg, needle);
+        }
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    if (system(cmd) != 0)
+        T_FAIL("cleanup");
+}
+
+TEST(broken_model_directories)
+{
+    expect_broken("llama-lut4-c2", "rm -r llama_FFN_PF_lut4_chunk_02of02.mlmodelc",
+                  "FFN chunk 2 of 2 component is missing");
+    expect_broken("llama-lut4-c2", "sed -i 's/context_length: 64/context_length: 128/' meta.yaml",
+                  "context_length is 128, but the chunks' causal mask spans 64 positions");
+    expect_broken("llama-lut4-c2", "sed -i 's/batch_size: 8/batch_size: 16/' meta.yaml",
+                  "batch_size is 16, but the chunks' prefill takes 8 tokens");
+    expect_broken("llama-lut4-c2",
+                  /* a chunk of another model: same hidden size, another KV state shape */
+                  "rm -r llama_FFN_PF_lut4_chunk_02of02.mlmodelc && "
+                  "cp -r \"$OLDPWD/tests/fixtures/qwen3-lut6-c2-argmax/qwen_FFN_PF_lut6_chunk_02of02.mlmodelc\" "
+                  "llama_FFN_PF_lut4_chunk_02of02.mlmodelc",
+                  "state 'model_model_kv_cache_0' [4,2,64,16] differs from chunk 1's 'model_model_kv_cache_0' [4,2,64,12]");
+    expect_broken("llama-lut4-c2", "rm llama_lm_head_lut6.mlmodelc/model.mil", "LM head");
+    expect_broken("llama-lut4-c2", "printf 'model_info: {parameters: {num_chunks: x}}' > meta.yaml",
+                  "parameters.num_chunks is 'x'");
+}
+
 int main(void)
 {
     load_fixtures();
     RUN(greedy_matches_reference);
     RUN(two_turns_reuse_prefix);
     RUN(seeded_sampling_reproducible);
+    RUN(cancellation_keeps_history_consistent);
+    RUN(broken_model_directories);
     return t_finish();
 }
