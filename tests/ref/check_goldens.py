@@ -53,7 +53,7 @@ def check(name, fn):
         report("FAIL", name, "%s: %s" % (type(e).__name__, e))
 
 
-TIGHT = {"atol": 1e-2, "rtol": 2e-3}   # a couple of fp16 ulps: BLAS summation order differs
+TIGHT = {"atol": 3e-2, "rtol": 4e-3}   # a couple of fp16 ulps: BLAS summation order differs
 
 
 def check_fixture(gold):
