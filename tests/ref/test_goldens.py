@@ -2,7 +2,7 @@
 """Re-run the NumPy reference over the committed fixtures and confirm the
 committed goldens (NumPy only; works with Debian's python3-numpy).
 
-    python3 tests/ref/check_goldens.py [fixture ...]
+    python3 tests/ref/test_goldens.py [fixture ...]
 
 Prints PASS name / FAIL name: why / SKIP name: why, then a summary line.
 """
