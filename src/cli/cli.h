@@ -47,5 +47,7 @@ void cli_print_help(FILE *out);
 int cmd_help(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 void help_show(FILE *out);
+int cmd_predict(int argc, char **argv);
+void help_predict(FILE *out);
 
 #endif

@@ -13,6 +13,8 @@ static void help_help(FILE *out)
 
 const cli_command cli_commands[] = {
     {"show", "[--program] PATH", "describe a Core ML component (.mlmodelc / .mlpackage)", cmd_show, help_show},
+    {"predict", "COMPONENT [-f FUNCTION] -i NAME=FILE.npy ... [-o DIR]",
+     "run one Core ML component on .npy inputs, write .npy outputs", cmd_predict, help_predict},
     {"help", "[COMMAND]", "show help for anemone or for one command", cmd_help, help_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
