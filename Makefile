@@ -86,6 +86,7 @@ $(BUILD)/gitrev.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
 $(BUILD)/src/cli/version.o: $(BUILD)/gitrev.h
 $(BUILD)/src/cli/version.o: CFLAGS_ALL += -I$(BUILD) -DANEMONE_VERSION='"$(VERSION)"'
+$(BUILD)/src/hub/http.o: CFLAGS_ALL += -DANEMONE_VERSION='"$(VERSION)"'
 FORCE:
 
 $(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h

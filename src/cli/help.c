@@ -18,6 +18,14 @@ void cli_error(const char *advice, const char *fmt, ...)
         fprintf(stderr, "%s\n", advice);
 }
 
+void cli_error_multiline(const char *msg)
+{
+    size_t n = strcspn(msg, "\n");
+    fprintf(stderr, "anemone: %.*s\n", (int)n, msg);
+    if (msg[n] && msg[n + 1])
+        fprintf(stderr, "%s\n", msg + n + 1);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

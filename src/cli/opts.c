@@ -47,11 +47,10 @@ static const option table[] = {
     {NULL, "--greedy", NULL, "always take the most likely token", CLI_G_GEN, K_FLAG, F(greedy)},
     {NULL, "--ignore-eos", NULL, "do not stop at end-of-sequence tokens", CLI_G_GEN, K_FLAG, F(ignore_eos)},
     {NULL, "--ctx-overflow", "stop|shift", "when the context is full: stop, or drop the oldest turns", CLI_G_GEN, K_OVERFLOW, F(ctx_shift)},
-    {"-t", "--threads", "N", "threads (default: physical cores)", CLI_G_MACHINE, K_INT, F(threads)},
     {NULL, "--color", "auto|on|off", "colour (NO_COLOR, TERM=dumb and pipes turn it off)", CLI_G_OUTPUT, K_COLOR, F(color)},
     {"-q", "--quiet", NULL, "no banner or statistics", CLI_G_OUTPUT, K_FLAG, F(quiet)},
     {"-v", "--verbose", NULL, "say more", CLI_G_OUTPUT, K_COUNT, F(verbose)},
-    {NULL, "--stats", NULL, "print statistics after the run", CLI_G_OUTPUT, K_FLAG, F(stats)},
+    {NULL, "--stats", NULL, "print statistics after the run (the default when stderr is a terminal)", CLI_G_OUTPUT, K_FLAG, F(stats)},
     {NULL, "--json", NULL, "statistics as one JSON object on stderr", CLI_G_OUTPUT, K_FLAG, F(json)},
 };
 
@@ -122,7 +121,7 @@ static int parse_value(cli_opts *o, const option *op, const char *cmd, const cha
     }
 }
 
-int cli_opts_parse(cli_opts *o, unsigned groups, int argc, char **argv, cli_extra_fn extra, void *ctx)
+static int parse_all(cli_opts *o, unsigned groups, int argc, char **argv, cli_extra_fn extra, void *ctx)
 {
     const char *cmd = argv[0];
     o->args = calloc((size_t)argc + 1, sizeof *o->args);
@@ -206,4 +205,15 @@ void cli_opts_help(FILE *out, unsigned groups)
             fprintf(out, "  %-28s %s\n", left, op->help);
         }
     }
+}
+
+int cli_opts_parse(cli_opts *o, unsigned groups, int argc, char **argv, cli_extra_fn extra, void *ctx)
+{
+    int r = parse_all(o, groups, argc, argv, extra, ctx);
+    if (r) { /* the caller returns at once on a usage error: nothing of o is kept */
+        free(o->args);
+        o->args = NULL;
+        o->n_args = 0;
+    }
+    return r;
 }
