@@ -82,7 +82,13 @@ static void show_features(const char *title, const mil_feature *fs, int n, const
         an_sb_clear(&sb);
         /* the signature's type shows `?` where the description gives the default shape */
         const mil_param *pr = find_param(fn, fs[i].name);
-        put_type(pr ? &fn->values[pr->value].type : &fs[i].type, &sb);
+        const mil_type *ty = &fs[i].type;
+        if (pr)
+            ty = &fn->values[pr->value].type;
+        for (int k = 0; !pr && fn && k < fn->n_outputs; k++) /* packages often leave it out */
+            if (strcmp(fn->values[fn->outputs[k]].name, fs[i].name) == 0)
+                ty = &fn->values[fn->outputs[k]].type;
+        put_type(ty, &sb);
         printf("      %-28s %s", fs[i].name, sb.buf);
         if (pr && pr->n_shapes) {
             an_sb_clear(&sb);

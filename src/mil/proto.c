@@ -239,7 +239,7 @@ static int feature_lists(pp *x, pb_cur c, int in_no, int out_no, int st_no, mil_
     int rc, res = -1;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(x, bad, "malformed protobuf field");
+            perr(x, bad, "malformed or truncated protobuf field");
             goto out;
         }
         if (f.wt != PB_LEN)
@@ -473,7 +473,7 @@ static int operation(pp *x, pb_cur c)
     for (const uint8_t *bad = NULL; (rc = pb_next(&p1, &f, &bad)) != 0;) {
         if (rc < 0) {
             free(av.v);
-            return perr(x, bad, "malformed protobuf field");
+            return perr(x, bad, "malformed or truncated protobuf field");
         }
         if (f.wt != PB_LEN)
             continue;
@@ -489,7 +489,7 @@ static int operation(pp *x, pb_cur c)
             for (const uint8_t *bad2 = NULL; (rc2 = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc2 < 0) {
                     free(av.v);
-                    return perr(x, bad2, "malformed protobuf field");
+                    return perr(x, bad2, "malformed or truncated protobuf field");
                 }
                 if (g.num == 1 && g.wt == PB_LEN)
                     in->name = pstr(x, &g);
@@ -594,7 +594,7 @@ static int function(pp *x, pb_cur c, const char *name, mil_function *fn)
     fn->name = name;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(x, bad, "malformed protobuf field");
+            perr(x, bad, "malformed or truncated protobuf field");
             goto out;
         }
         if (f.wt != PB_LEN)
@@ -620,7 +620,7 @@ static int function(pp *x, pb_cur c, const char *name, mil_function *fn)
             int rc2;
             for (const uint8_t *bad2 = NULL; (rc2 = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc2 < 0) {
-                    perr(x, bad2, "malformed protobuf field");
+                    perr(x, bad2, "malformed or truncated protobuf field");
                     goto out;
                 }
                 if (g.num == 2 && g.wt == PB_LEN)
@@ -669,7 +669,7 @@ static int program(pp *x, pb_cur c)
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
             free(av.v);
-            return perr(x, bad, "malformed protobuf field");
+            return perr(x, bad, "malformed or truncated protobuf field");
         }
         if (f.num == 1 && f.wt == PB_VARINT) {
             p->version_major = f.u > 1000 ? 1000 : (int)f.u;
@@ -681,7 +681,7 @@ static int program(pp *x, pb_cur c)
             for (const uint8_t *bad2 = NULL; (rc2 = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc2 < 0) {
                     free(av.v);
-                    return perr(x, bad2, "malformed protobuf field");
+                    return perr(x, bad2, "malformed or truncated protobuf field");
                 }
                 if (g.num == 1 && g.wt == PB_LEN)
                     name = pstr(x, &g);
@@ -760,7 +760,7 @@ int mil_parse_proto(mil_program *p, const unsigned char *data, size_t len, const
     int rc, have_prog = 0, have_desc = 0, res = -1, other = 0;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(&x, bad, "malformed protobuf field (not a Core ML model?)");
+            perr(&x, bad, "malformed or truncated protobuf field (not a Core ML model?)");
             goto out;
         }
         if (f.num == 1 && f.wt == PB_VARINT)

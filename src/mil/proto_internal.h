@@ -57,7 +57,7 @@ PBX_UNUSED __attribute__((format(printf, 3, 4))) static int perr(pp *x, const ui
     for (const uint8_t *bad_ = NULL; ((rc) = pb_next((c), (f), &bad_)) != 0 ||                \
                                      0;)                                                       \
         if ((rc) < 0) {                                                                       \
-            return perr((x), bad_, "malformed protobuf field");                              \
+            return perr((x), bad_, "malformed or truncated protobuf field");                              \
         } else
 
 PBX_UNUSED static char *pstr(pp *x, const pb_field *f)

@@ -43,6 +43,11 @@ if [ -d "$a" ] && [ -d "$b" ]; then
     else fail program_text_same_for_both_forms "$(diff "$tmp/a.mil" "$tmp/b.mil" | head -5 | cut -c1-200)"; fi
     if "$BIN" show "$a" | grep -q '^format: mlpackage (protobuf)'; then pass show_package
     else fail show_package "no package format line"; fi
+    # a package description without output shapes: the program's declared type is shown
+    out=$("$BIN" show tests/fixtures/llama-lut4-c1/llama_embeddings.mlpackage)
+    if grep -Eq '^      input_ids +int32 +\[1, \?\]  shapes \[1, 1\] \| \[1, [0-9]+\]  default \[1, 1\]' <<<"$out" &&
+        grep -Eq '^      hidden_states +fp16 +\[1, \?, [0-9]+\]' <<<"$out"; then pass show_package_shapes
+    else fail show_package_shapes "$(grep -A4 inputs: <<<"$out")"; fi
 else
     echo "SKIP program_text_same_for_both_forms: fixtures missing"
 fi
