@@ -1,7 +1,7 @@
 # anemone — build, test, install.  See README.md.
 #
 #   make                 build ./anemone (optimised, debug info, warnings are errors)
-#   make run             install missing dependencies, build, run the main job
+#   make run             install missing dependencies, build, run a model (MODEL=..., PROMPT=...)
 #   make test            install missing dependencies, build, run every test
 #   make check-sanitize  the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz            build the libFuzzer targets (clang) into build-fuzz/
@@ -106,9 +106,14 @@ deps:
 	    scripts/install-deps.sh || { echo "make: could not install the dependencies; see the message above (run scripts/install-deps.sh as root)" >&2; exit 1; }; \
 	fi
 
+# The main job: a real `anemone run`. MODEL is a local ANEMLL model directory or a Hugging
+# Face repo (org/name); the default is the tiny random-weight test model, which runs
+# anywhere but only babbles.
+MODEL  ?= tests/fixtures/qwen3-fp16-c1
+PROMPT ?= Tell me about the sea.
 run: deps
 	@$(MAKE) --no-print-directory all
-	./anemone --help
+	./anemone run $(MODEL) -n 32 --stats "$(PROMPT)"
 
 test: deps
 	@$(MAKE) --no-print-directory test-only
