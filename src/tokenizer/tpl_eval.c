@@ -588,21 +588,46 @@ int tr_call(rctx *c, tv fn, tv *pos, int npos, const char **kwn, tv *kwv, int nk
     }
 }
 
-static int eval_args(rctx *c, frame *f, expr *e, tv **pos, const char ***kwn, tv **kwv, int extra_kw)
+/* Evaluate call arguments; npos and nkw are the counts after f(*a, **k) expansion.
+ * extra_kw keeps room for keyword arguments the caller appends. */
+static int eval_args(rctx *c, frame *f, expr *e, tv **pos, int *npos, const char ***kwn, tv **kwv, int *nkw,
+                     int extra_kw)
 {
-    *pos = tr_alloc(c, (size_t)(e->nargs + 1) * sizeof **pos);
-    *kwn = tr_alloc(c, (size_t)(e->nkw + extra_kw + 1) * sizeof **kwn);
-    *kwv = tr_alloc(c, (size_t)(e->nkw + extra_kw + 1) * sizeof **kwv);
+    tv da = tv_none(), dk = tv_none();
+    if (e->dyn_args && ev(c, f, e->dyn_args, &da))
+        return -1;
+    if (e->dyn_kwargs && ev(c, f, e->dyn_kwargs, &dk))
+        return -1;
+    tlist *dl = NULL;
+    if (e->dyn_args && !(dl = tv_iter(c, da)))
+        return -1;
+    if (e->dyn_kwargs && dk.k != TV_DICT)
+        return tr_fail(c, "argument after ** must be a mapping, not %s", tv_type_name(dk));
+    size_t np = (size_t)e->nargs + (dl ? dl->n : 0), nk = (size_t)e->nkw + (e->dyn_kwargs ? dk.u.d->n : 0);
+    *pos = tr_alloc(c, (np + 1) * sizeof **pos);
+    *kwn = tr_alloc(c, (nk + (size_t)extra_kw + 1) * sizeof **kwn);
+    *kwv = tr_alloc(c, (nk + (size_t)extra_kw + 1) * sizeof **kwv);
     if (!*pos || !*kwn || !*kwv)
         return -1;
     for (int i = 0; i < e->nargs; i++)
         if (ev(c, f, e->args[i], &(*pos)[i]))
             return -1;
+    for (size_t i = 0; dl && i < dl->n; i++)
+        (*pos)[(size_t)e->nargs + i] = dl->v[i];
     for (int i = 0; i < e->nkw; i++) {
         (*kwn)[i] = e->kw[i].name;
         if (ev(c, f, e->kw[i].e, &(*kwv)[i]))
             return -1;
     }
+    for (size_t i = 0; e->dyn_kwargs && i < dk.u.d->n; i++) {
+        tv k = dk.u.d->key[i];
+        if (k.k != TV_STR)
+            return tr_fail(c, "keywords must be strings");
+        (*kwn)[(size_t)e->nkw + i] = k.u.s->s;
+        (*kwv)[(size_t)e->nkw + i] = dk.u.d->val[i];
+    }
+    *npos = (int)np;
+    *nkw = (int)nk;
     return 0;
 }
 
@@ -689,10 +714,11 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
     case E_CALL: {
         tv fn, *pos, *kwv;
         const char **kwn;
-        if (ev(c, f, e->a, &fn) || eval_args(c, f, e, &pos, &kwn, &kwv, 0))
+        int np, nk;
+        if (ev(c, f, e->a, &fn) || eval_args(c, f, e, &pos, &np, &kwn, &kwv, &nk, 0))
             return -1;
         int line = e->line, col = e->col;
-        int r = tr_call(c, fn, pos, e->nargs, kwn, kwv, e->nkw, out);
+        int r = tr_call(c, fn, pos, np, kwn, kwv, nk, out);
         c->line = line;
         c->col = col;
         return r;
@@ -700,9 +726,10 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
     case E_FILTER: case E_TEST: {
         tv in, *pos, *kwv;
         const char **kwn;
-        if (ev(c, f, e->a, &in) || eval_args(c, f, e, &pos, &kwn, &kwv, 0))
+        int np, nk;
+        if (ev(c, f, e->a, &in) || eval_args(c, f, e, &pos, &np, &kwn, &kwv, &nk, 0))
             return -1;
-        targs a = {.pos = pos, .npos = e->nargs, .kwn = kwn, .kwv = kwv, .nkw = e->nkw};
+        targs a = {.pos = pos, .npos = np, .kwn = kwn, .kwv = kwv, .nkw = nk};
         c->line = e->line;
         c->col = e->col;
         if (e->k == E_FILTER)
@@ -969,11 +996,12 @@ static int exec_stmt(rctx *c, frame *f, stmt *s)
         caller.u.m = m;
         tv fn, *pos, *kwv, out;
         const char **kwn;
-        if (ev(c, f, s->call->a, &fn) || eval_args(c, f, s->call, &pos, &kwn, &kwv, 1))
+        int np, nk;
+        if (ev(c, f, s->call->a, &fn) || eval_args(c, f, s->call, &pos, &np, &kwn, &kwv, &nk, 1))
             return X_ERR;
-        kwn[s->call->nkw] = "caller";
-        kwv[s->call->nkw] = caller;
-        if (tr_call(c, fn, pos, s->call->nargs, kwn, kwv, s->call->nkw + 1, &out))
+        kwn[nk] = "caller";
+        kwv[nk] = caller;
+        if (tr_call(c, fn, pos, np, kwn, kwv, nk + 1, &out))
             return X_ERR;
         tv str = tv_to_str(c, out);
         if (str.k != TV_STR)

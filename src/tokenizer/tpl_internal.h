@@ -85,6 +85,7 @@ struct expr {
                                E_DICT keys/values interleaved, E_CMP operands,
                                E_SLICE start/stop/step (NULL when absent) */
     kwarg *kw; int nkw;
+    expr *dyn_args, *dyn_kwargs;    /* f(*a, **k) */
     uint8_t *ops;           /* E_CMP: nargs-1 operators */
 };
 

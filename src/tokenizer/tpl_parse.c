@@ -134,12 +134,26 @@ static int p_call_args(parser *P, expr *e)
         return -1;
     parr pos = {0}, kw = {0};
     while (!is_op(cur(P), ")")) {
-        if (pos.n + kw.n > 0 && expect_op(P, ","))
+        if ((pos.n + kw.n > 0 || e->dyn_args || e->dyn_kwargs) && expect_op(P, ","))
             return -1;
         if (is_op(cur(P), ")"))
             break;
-        if (is_op(cur(P), "*") || is_op(cur(P), "**"))
-            return perr_at(P, cur(P), "%s", "*args and **kwargs in calls are not supported");
+        if (is_op(cur(P), "*") || is_op(cur(P), "**")) {
+            int two = is_op(cur(P), "**");
+            if ((two ? e->dyn_kwargs : e->dyn_args) || (!two && e->dyn_kwargs))
+                return perr_at(P, cur(P), "%s", "invalid syntax for function call expression");
+            P->i++;
+            expr *x = p_expr(P, 1);
+            if (!x)
+                return -1;
+            if (two)
+                e->dyn_kwargs = x;
+            else
+                e->dyn_args = x;
+            continue;
+        }
+        if (e->dyn_args || e->dyn_kwargs)
+            return perr_at(P, cur(P), "%s", "invalid syntax for function call expression");
         if (cur(P)->k == T_NAME && is_op(peek(P, 1), "=")) {
             kwarg *k = an_arena_alloc(P->a, sizeof *k);
             if (!k)

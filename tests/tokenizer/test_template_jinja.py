@@ -147,6 +147,7 @@ SNIPPETS = [
     "{{ lst|batch(2)|map('sum')|list }}|{{ ['a', 'B', 'a', 'b']|unique|list }}|{{ ['a', 'B', 'A']|unique(case_sensitive=true)|list }}|{{ strs|max }}|{{ strs|min }}",
     "{{ msgs|map(attribute='content')|select('string')|map('length')|list }}|{{ msgs|sum(attribute='role', start='') if false else 'n' }}",
     "{{ {'a': none}|tojson }}|{{ [true, false]|tojson }}|{{ 'é'|tojson(ensure_ascii=false) }}|{{ 12.0|tojson }}|{{ -0.0|tojson }}|{{ -0.0 }}",
+    "{% macro m(a, b, c=3) %}{{ a }}{{ b }}{{ c }}{% endmacro %}{% set args = [1, 2] %}{{ m(*args) }}|{{ m(*[1], **{'b': 5}) }}|{{ m(0, **{'c': 9, 'b': 8}) }}|{{ dict(**{'x': 1}) }}",
     "{{ undefined_thing[0] }}", "{{ undefined_thing() }}", "{{ lst['a'] }}", "{{ lst[1.5] if false else 'x' }}",
     "{% macro rec(n) %}{{ rec(n + 1) }}{% endmacro %}{{ rec(0) }}",
     "{{ 'abc'.nosuchmethod() }}", "{% for a, b in [1, 2] %}{% endfor %}", "{{ {[1]: 2} }}", "{{ ns.x }}",
