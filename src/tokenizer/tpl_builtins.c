@@ -116,7 +116,7 @@ static int to_float_str(const char *s, double *out)
     return 0;
 }
 
-static int escape_html(rctx *c, tv in, tv *out)
+int tb_escape(rctx *c, tv in, tv *out)
 {
     if (in.k == TV_STR && in.safe) {
         *out = in;
@@ -365,7 +365,7 @@ int tb_filter(rctx *c, const char *name, tv in, targs *a, tv *out)
         return an_error_isset(c->err) ? -1 : 0;
     }
     if (!strcmp(name, "e") || !strcmp(name, "escape") || !strcmp(name, "forceescape"))
-        return escape_html(c, name[0] == 'f' ? as_str(c, in) : in, out);
+        return tb_escape(c, name[0] == 'f' ? as_str(c, in) : in, out);
     if (!strcmp(name, "string")) {
         *out = as_str(c, in);
         return an_error_isset(c->err) ? -1 : 0;

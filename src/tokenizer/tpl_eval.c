@@ -16,7 +16,18 @@
 
 enum { X_OK = 0, X_BREAK = 1, X_CONTINUE = 2, X_ERR = -1 };
 
-struct tloop { tlist *items; size_t i; tv last_changed; int has_changed; };
+struct tloop {
+    tlist *items;
+    size_t i;
+    tv last_changed;
+    int has_changed;
+    stmt *s;         /* the for statement, for loop(...) in recursive loops */
+    frame *outer;    /* the frame the loop runs in */
+    int depth;       /* 1 for the outermost level */
+};
+
+static int run_loop(rctx *c, frame *f, stmt *s, tv it, int depth);
+static int call_loop(rctx *c, tloop *lp, tv items, tv *out);
 
 static int ev(rctx *c, frame *f, expr *e, tv *out);
 static int exec_body(rctx *c, frame *f, const body *b);
@@ -131,8 +142,8 @@ static tv loop_attr(rctx *c, tloop *lp, const char *name)
     if (!strcmp(name, "first")) return tv_bool(i == 0);
     if (!strcmp(name, "last")) return tv_bool(i + 1 == n);
     if (!strcmp(name, "length")) return tv_int((int64_t)n);
-    if (!strcmp(name, "depth")) return tv_int(1);
-    if (!strcmp(name, "depth0")) return tv_int(0);
+    if (!strcmp(name, "depth")) return tv_int(lp->depth);
+    if (!strcmp(name, "depth0")) return tv_int(lp->depth - 1);
     if (!strcmp(name, "previtem")) return i > 0 ? lp->items->v[i - 1] : tv_undef("previtem");
     if (!strcmp(name, "nextitem")) return i + 1 < n ? lp->items->v[i + 1] : tv_undef("nextitem");
     if (!strcmp(name, "cycle") || !strcmp(name, "changed")) {
@@ -378,6 +389,11 @@ int tr_binop(rctx *c, int op, tv a, tv b, tv *out)
         }
     }
     if (op == OP_ADD && a.k == TV_STR && b.k == TV_STR) {
+        if (a.safe != b.safe) { /* Markup + str escapes the str (markupsafe) */
+            if ((!a.safe && tb_escape(c, a, &a)) || (!b.safe && tb_escape(c, b, &b)))
+                return -1;
+        }
+        int safe = a.safe;
         size_t n = a.u.s->len + b.u.s->len;
         tstr *s = tr_alloc(c, sizeof *s + n + 1);
         if (!s)
@@ -388,7 +404,7 @@ int tr_binop(rctx *c, int op, tv a, tv b, tv *out)
         s->len = n;
         out->k = TV_STR;
         out->u.s = s;
-        out->safe = 0;
+        out->safe = (uint8_t)safe;
         return 0;
     }
     if (op == OP_ADD && a.k == TV_LIST && b.k == TV_LIST && a.tuple == b.tuple) {
@@ -535,10 +551,8 @@ static int call_macro(rctx *c, tmacro *m, frame *closure, targs *a, tv caller, t
     c->out = saved;
     if (r != X_OK && r != X_ERR)
         tr_fail(c, "'break' or 'continue' inside a macro");
-    if (r == X_OK) {
+    if (r == X_OK) /* a plain str: Markup only under autoescape, which is off */
         *out = tv_strbuf(c, &buf);
-        out->safe = 1;
-    }
     an_sb_free(&buf);
     c->depth--;
     return r == X_OK && !an_error_isset(c->err) ? 0 : -1;
@@ -583,6 +597,10 @@ int tr_call(rctx *c, tv fn, tv *pos, int npos, const char **kwn, tv *kwv, int nk
         }
         return tb_method(c, self, fn.u.me->name, &a, out);
     }
+    case TV_LOOP:
+        if (npos != 1 || nkw)
+            return tr_fail(c, "loop() takes exactly one argument");
+        return call_loop(c, fn.u.lp, pos[0], out);
     case TV_UNDEF: return undefined_error(c, fn);
     default: return tr_fail(c, "'%s' object is not callable", tv_type_name(fn));
     }
@@ -882,6 +900,11 @@ static int exec_for(rctx *c, frame *f, stmt *s)
     tv it;
     if (ev(c, f, s->e, &it))
         return X_ERR;
+    return run_loop(c, f, s, it, 1);
+}
+
+static int run_loop(rctx *c, frame *f, stmt *s, tv it, int depth)
+{
     tlist *items = tv_iter(c, it);
     if (!items)
         return X_ERR;
@@ -903,6 +926,9 @@ static int exec_for(rctx *c, frame *f, stmt *s)
     if (!lp)
         return X_ERR;
     lp->items = items;
+    lp->s = s;
+    lp->outer = f;
+    lp->depth = depth;
     tv loopv = {.k = TV_LOOP};
     loopv.u.lp = lp;
     size_t n = items->n;
@@ -922,6 +948,25 @@ static int exec_for(rctx *c, frame *f, stmt *s)
     if (n == 0)
         return exec_body(c, f, &s->b2);
     return X_OK;
+}
+
+/* loop(items) inside a recursive loop: the same loop one level deeper, as a string. */
+static int call_loop(rctx *c, tloop *lp, tv items, tv *out)
+{
+    if (!lp->s->recursive)
+        return tr_fail(c, "the loop must have the 'recursive' marker to be called recursively");
+    if (++c->depth > (c->lim && c->lim->max_depth ? c->lim->max_depth : 200))
+        return tr_fail(c, "maximum recursion depth exceeded in a recursive loop");
+    an_strbuf buf, *saved = c->out;
+    an_sb_init(&buf);
+    c->out = &buf;
+    int r = run_loop(c, lp->outer, lp->s, items, lp->depth + 1);
+    c->out = saved;
+    if (r == X_OK)
+        *out = tv_strbuf(c, &buf);
+    an_sb_free(&buf);
+    c->depth--;
+    return r == X_OK && !an_error_isset(c->err) ? 0 : -1;
 }
 
 static int exec_stmt(rctx *c, frame *f, stmt *s)

@@ -241,6 +241,8 @@ int tb_test(rctx *c, const char *name, tv in, targs *a, int *result);
 int tb_has_test(const char *name);
 int tb_method(rctx *c, tv self, const char *name, targs *a, tv *out);
 int tb_has_method(tv self, const char *name);
+/* markupsafe.escape: a safe string is returned as is, anything else is str()'d and escaped. */
+int tb_escape(rctx *c, tv in, tv *out);
 
 enum { TF_RANGE = 1, TF_NAMESPACE, TF_DICT, TF_RAISE, TF_STRFTIME };
 int tb_global_fn(const char *name);

@@ -904,8 +904,10 @@ static int p_stmt(parser *P, parr *out)
             if (!(s->cond = p_expr(P, 1)))
                 return -1;
         }
-        if (is_name(cur(P), "recursive"))
-            return perr_at(P, cur(P), "%s", "recursive loops are not supported");
+        if (is_name(cur(P), "recursive")) {
+            s->recursive = 1;
+            P->i++;
+        }
         static const char *const ends[] = {"endfor", "else", NULL};
         const char *end = NULL;
         P->in_loop++;
