@@ -173,6 +173,16 @@ typedef struct rctx {
     int line, col;                 /* last statement/expression position, for errors */
 } rctx;
 
+struct tloop {
+    tlist *items;
+    size_t i;
+    tv last_changed;
+    int has_changed;
+    stmt *s;         /* the for statement, for loop(...) in recursive loops */
+    frame *outer;    /* the frame the loop runs in */
+    int depth;       /* 1 for the outermost level */
+};
+
 /* Allocation in the render arena, bounded by lim->max_memory. */
 void *tr_alloc(rctx *c, size_t n);
 int tr_fail(rctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -229,6 +239,12 @@ int tr_call(rctx *c, tv fn, tv *args, int nargs, const char **kwn, tv *kwv, int 
 tv tr_getattr(rctx *c, tv obj, const char *name);
 int tr_getitem(rctx *c, tv obj, tv key, tv *out);
 int tr_binop(rctx *c, int op, tv a, tv b, tv *out);
+/* obj[start:stop:step]; parts are TV_NONE when absent. */
+int tr_slice(rctx *c, tv obj, tv *parts, tv *out);
+/* a <op> b for the comparison operators and (not) in. */
+int tr_compare_op(rctx *c, int op, tv a, tv b, int *res);
+/* The error an undefined value raises when used ("'x' is undefined"). */
+int tr_undefined_error(rctx *c, tv u);
 
 /* Builtins: filters, tests, methods, global functions. */
 typedef struct targs {
