@@ -114,10 +114,6 @@ int cmd_template(int argc, char **argv)
                   "%s: no such file or directory", model);
         goto done;
     }
-    if (tpl_chat_load(dir, chat_template, &chat, &err)) {
-        cli_error(NULL, "%s", err.msg);
-        goto done;
-    }
     if (!strcmp(messages, "-"))
         conv = json_object_from_fd(0);
     else
@@ -125,6 +121,14 @@ int cmd_template(int argc, char **argv)
     if (!conv || (!json_object_is_type(conv, json_type_array) && !json_object_is_type(conv, json_type_object))) {
         cli_error(NULL, "%s: not a JSON array or object of messages (%s)", messages,
                   json_util_get_last_err() ? json_util_get_last_err() : "wrong type");
+        goto done;
+    }
+    json_object *tools = NULL;
+    int with_tools = (json_object_is_type(conv, json_type_object) && json_object_object_get_ex(conv, "tools", &tools) &&
+                      tools != NULL) ||
+                     (json_object_object_get_ex(extra, "tools", &tools) && tools != NULL);
+    if (tpl_chat_load(dir, chat_template, with_tools, &chat, &err)) {
+        cli_error(NULL, "%s", err.msg);
         goto done;
     }
     /* The variables transformers passes: special tokens, messages, tools=None,

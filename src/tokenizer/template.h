@@ -52,13 +52,14 @@ typedef struct tpl_chat {
 } tpl_chat;
 
 /*
- * Find the chat template for the model in dir: tokenizer_config.json's chat_template (a
- * string, or a list of {name, template} where "default" is taken), else
- * chat_template.jinja beside it, else a built-in template chosen from the special tokens
- * (tpl_detect_family), else ChatML. override, when not NULL, is a built-in name or a
- * file path, or a template name from the config's list. Returns 0 or -1 with err set.
+ * Find the chat template for the model in dir, as transformers does: chat_template.jinja
+ * beside tokenizer_config.json, else its chat_template (a string, or a list of
+ * {name, template} where "tool_use" is taken when with_tools, else "default"). A model
+ * without a template gets the built-in of the family its special tokens show
+ * (tpl_detect_family), else ChatML. override, when not NULL, is one of the model's named
+ * templates, a built-in name, or a file path, tried in that order. Returns 0 or -1.
  */
-int tpl_chat_load(const char *dir, const char *override, tpl_chat *out, an_error *err);
+int tpl_chat_load(const char *dir, const char *override, int with_tools, tpl_chat *out, an_error *err);
 void tpl_chat_free(tpl_chat *c);
 
 /* The built-in template with that name (chatml, llama3, llama2, mistral, gemma, phi3,

@@ -132,28 +132,26 @@ int tb_escape(rctx *c, tv in, tv *out)
 
 static int tb_tojson(rctx *c, tv in, targs *a, tv *out)
 {
-    tv *ind = targ(a, 0, "indent"), *seps = targ(a, -1, "separators"), *sk = targ(a, -1, "sort_keys");
-    tv *ea = targ(a, -1, "ensure_ascii");
-    if (ea && tv_truthy(*ea))
-        return tr_fail(c, "tojson: ensure_ascii=True is not supported");
-    int indent = -1;
-    const char *indent_str = NULL;
+    tv *ea = targ(a, 0, "ensure_ascii"), *ind = targ(a, 1, "indent"), *seps = targ(a, 2, "separators");
+    tv *sk = targ(a, 3, "sort_keys");
+    tjson_opts o = {.indent = -1, .ensure_ascii = ea && tv_truthy(*ea), .sort_keys = sk && tv_truthy(*sk)};
     if (ind && ind->k == TV_INT)
-        indent = ind->u.i < 0 ? 0 : ind->u.i > 64 ? 64 : (int)ind->u.i;
+        o.indent = ind->u.i < 0 ? 0 : ind->u.i > 64 ? 64 : (int)ind->u.i;
     else if (ind && ind->k == TV_STR)
-        indent_str = ind->u.s->s;
+        o.indent_str = ind->u.s->s;
     else if (ind && ind->k != TV_NONE)
         return tr_fail(c, "tojson: indent must be an int or a string");
-    int pretty = indent >= 0 || indent_str;
-    const char *item_sep = pretty ? "," : ", ", *key_sep = ": ";
-    if (seps && seps->k == TV_LIST && seps->u.l->n == 2 && seps->u.l->v[0].k == TV_STR && seps->u.l->v[1].k == TV_STR) {
-        item_sep = seps->u.l->v[0].u.s->s;
-        key_sep = seps->u.l->v[1].u.s->s;
+    int pretty = o.indent >= 0 || o.indent_str;
+    o.item_sep = pretty ? "," : ", ";
+    o.key_sep = ": ";
+    if (seps && (seps->k == TV_LIST) && seps->u.l->n == 2 && seps->u.l->v[0].k == TV_STR && seps->u.l->v[1].k == TV_STR) {
+        o.item_sep = seps->u.l->v[0].u.s->s;
+        o.key_sep = seps->u.l->v[1].u.s->s;
     } else if (seps && seps->k != TV_NONE)
         return tr_fail(c, "tojson: separators must be a pair of strings");
     an_strbuf sb;
     an_sb_init(&sb);
-    int r = tv_tojson(c, &sb, in, indent, indent_str, item_sep, key_sep, sk && tv_truthy(*sk), 0);
+    int r = tv_tojson(c, &sb, in, &o, 0);
     if (!r)
         *out = tv_strbuf(c, &sb);
     an_sb_free(&sb);

@@ -216,10 +216,15 @@ const char *tv_type_name(tv v);                    /* Python type name for messa
 int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr);
 tv tv_to_str(rctx *c, tv v);                       /* str(v) as a TV_STR */
 void tpl_float_repr(double f, char *buf, size_t n);
-/* json.dumps(v, ensure_ascii=False, indent, separators, sort_keys). indent < 0: none;
- * indent_str overrides when not NULL. */
-int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str,
-              const char *item_sep, const char *key_sep, int sort_keys, int level);
+/* json.dumps options: indent < 0 and indent_str NULL for none; indent_str (a string
+ * indent) wins over indent. */
+typedef struct tjson_opts {
+    int indent;
+    const char *indent_str;
+    const char *item_sep, *key_sep;
+    int sort_keys, ensure_ascii;
+} tjson_opts;
+int tv_tojson(rctx *c, an_strbuf *sb, tv v, const tjson_opts *o, int level);
 tv tv_from_json(rctx *c, struct json_object *j);
 
 /* Code points in a UTF-8 string, and the byte offset of code point i. */

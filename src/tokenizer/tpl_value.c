@@ -486,7 +486,7 @@ tv tv_to_str(rctx *c, tv v)
     return r;
 }
 
-static int json_str(an_strbuf *sb, const char *s, size_t n)
+static int json_str(an_strbuf *sb, const char *s, size_t n, int ascii)
 {
     int r = an_sb_putc(sb, '"');
     size_t run = 0;
@@ -506,6 +506,18 @@ static int json_str(an_strbuf *sb, const char *s, size_t n)
             if (ch < 0x20) {
                 snprintf(ub, sizeof ub, "\\u%04x", ch);
                 esc = ub;
+            } else if (ascii && ch >= 0x80) {
+                size_t adv;
+                uint32_t cp = u8_decode(s + i, n - i, &adv);
+                r |= an_sb_append(sb, s + run, i - run);
+                if (cp >= 0x10000) {
+                    cp -= 0x10000;
+                    r |= an_sb_appendf(sb, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+                } else
+                    r |= an_sb_appendf(sb, "\\u%04x", cp);
+                i += adv - 1;
+                run = i + 1;
+                continue;
             }
         }
         if (esc) {
@@ -518,14 +530,14 @@ static int json_str(an_strbuf *sb, const char *s, size_t n)
     return r | an_sb_putc(sb, '"');
 }
 
-static int json_newline(an_strbuf *sb, int indent, const char *indent_str, int level)
+static int json_newline(an_strbuf *sb, const tjson_opts *o, int level)
 {
     int r = an_sb_putc(sb, '\n');
     for (int i = 0; i < level && !r; i++) {
-        if (indent_str)
-            r |= an_sb_puts(sb, indent_str);
+        if (o->indent_str)
+            r |= an_sb_puts(sb, o->indent_str);
         else
-            for (int k = 0; k < indent; k++)
+            for (int k = 0; k < o->indent; k++)
                 r |= an_sb_putc(sb, ' ');
     }
     return r;
@@ -533,11 +545,10 @@ static int json_newline(an_strbuf *sb, int indent, const char *indent_str, int l
 
 static int key_cmp_ctx(rctx *kc, tv a, tv b) { return tv_compare(kc, a, b); }
 
-int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str, const char *item_sep,
-              const char *key_sep, int sort_keys, int level)
+int tv_tojson(rctx *c, an_strbuf *sb, tv v, const tjson_opts *o, int level)
 {
     char buf[64];
-    int pretty = indent >= 0 || indent_str;
+    int pretty = o->indent >= 0 || o->indent_str;
     if (level > 200)
         return tr_fail(c, "tojson: value nested too deeply");
     switch (v.k) {
@@ -551,21 +562,21 @@ int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str, 
             return an_sb_puts(sb, v.u.f < 0 ? "-Infinity" : "Infinity");
         tpl_float_repr(v.u.f, buf, sizeof buf);
         return an_sb_puts(sb, buf);
-    case TV_STR: return json_str(sb, v.u.s->s, v.u.s->len);
+    case TV_STR: return json_str(sb, v.u.s->s, v.u.s->len, o->ensure_ascii);
     case TV_LIST: {
         if (v.u.l->n == 0)
             return an_sb_puts(sb, "[]");
         int r = an_sb_putc(sb, '[');
         for (size_t i = 0; i < v.u.l->n && !r; i++) {
             if (i)
-                r |= an_sb_puts(sb, item_sep);
+                r |= an_sb_puts(sb, o->item_sep);
             if (pretty)
-                r |= json_newline(sb, indent, indent_str, level + 1);
-            if (!r && tv_tojson(c, sb, v.u.l->v[i], indent, indent_str, item_sep, key_sep, sort_keys, level + 1))
+                r |= json_newline(sb, o, level + 1);
+            if (!r && tv_tojson(c, sb, v.u.l->v[i], o, level + 1))
                 return -1;
         }
         if (pretty)
-            r |= json_newline(sb, indent, indent_str, level);
+            r |= json_newline(sb, o, level);
         return r | an_sb_putc(sb, ']');
     }
     case TV_DICT: {
@@ -577,7 +588,7 @@ int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str, 
             return -1;
         for (size_t i = 0; i < d->n; i++)
             order[i] = i;
-        if (sort_keys) /* insertion sort: stable, dicts are small */
+        if (o->sort_keys) /* insertion sort: stable, dicts are small */
             for (size_t i = 1; i < d->n; i++) {
                 size_t x = order[i], j = i;
                 while (j > 0) {
@@ -595,26 +606,27 @@ int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str, 
         for (size_t k = 0; k < d->n && !r; k++) {
             size_t i = order[k];
             if (k)
-                r |= an_sb_puts(sb, item_sep);
+                r |= an_sb_puts(sb, o->item_sep);
             if (pretty)
-                r |= json_newline(sb, indent, indent_str, level + 1);
+                r |= json_newline(sb, o, level + 1);
             tv key = d->key[i];
             if (key.k == TV_STR)
-                r |= json_str(sb, key.u.s->s, key.u.s->len);
+                r |= json_str(sb, key.u.s->s, key.u.s->len, o->ensure_ascii);
             else if (key.k == TV_INT || key.k == TV_FLOAT || key.k == TV_BOOL || key.k == TV_NONE) {
                 an_strbuf kb;
                 an_sb_init(&kb);
-                r |= tv_tojson(c, &kb, key, -1, NULL, ", ", ": ", 0, 0);
-                r |= json_str(sb, kb.buf, kb.len);
+                tjson_opts plain = {.indent = -1, .item_sep = ", ", .key_sep = ": "};
+                r |= tv_tojson(c, &kb, key, &plain, 0);
+                r |= json_str(sb, kb.buf, kb.len, 0);
                 an_sb_free(&kb);
             } else
                 return tr_fail(c, "keys must be str, int, float, bool or None, not %s", tv_type_name(key));
-            r |= an_sb_puts(sb, key_sep);
-            if (!r && tv_tojson(c, sb, d->val[i], indent, indent_str, item_sep, key_sep, sort_keys, level + 1))
+            r |= an_sb_puts(sb, o->key_sep);
+            if (!r && tv_tojson(c, sb, d->val[i], o, level + 1))
                 return -1;
         }
         if (pretty)
-            r |= json_newline(sb, indent, indent_str, level);
+            r |= json_newline(sb, o, level);
         return r | an_sb_putc(sb, '}');
     }
     default:

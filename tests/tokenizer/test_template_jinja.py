@@ -109,7 +109,7 @@ SNIPPETS = [
     "{{ undefined_thing.attr }}", "{{ undefined_thing + 1 }}", "{{ 1 + 'a' }}", "{{ 1 / 0 }}", "{{ 1 // 0 }}",
     "{{ raise_exception('custom message here') }}", "{{ lst.append(4) }}", "{{ d.update({'x': 1}) }}",
     "{{ nil.x.y }}", "{{ 'a' < 1 }}", "{{ range(1000000)|length }}", "{% set x.y = 1 %}", "{{ none() }}",
-    "{{ d.missing.deeper }}", "{{ 1 in 5 }}", "{{ nested|tojson(ensure_ascii=true) if false else 'ok' }}",
+    "{{ d.missing.deeper }}", "{{ 1 in 5 }}", "{{ nested|tojson(ensure_ascii=true) }}|{{ 'é😀\u2028x'|tojson(true) }}|{{ {'ü': 1}|tojson(true, 1) }}",
     # scoping and loops, in more depth
     "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}",
     "{% for i in [1, 2, 3] %}{% if i > 1 %}{{ y }}{% endif %}{% set y = i %}{% endfor %}",
