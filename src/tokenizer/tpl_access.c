@@ -350,6 +350,8 @@ int tr_binop(rctx *c, int op, tv a, tv b, tv *out)
         *out = tv_list(l);
         return 0;
     }
+    if (op == OP_MOD && a.k == TV_STR)
+        return ts_percent(c, a, b, out);
     if (op == OP_MUL && (b.k == TV_STR || b.k == TV_LIST) && (a.k == TV_INT || a.k == TV_BOOL))
         return tr_binop(c, op, b, a, out);
     static const char *const sym[] = {"+", "-", "*", "/", "//", "%", "**"};

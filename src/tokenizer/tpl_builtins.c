@@ -687,6 +687,30 @@ int tb_filter(rctx *c, const char *name, tv in, targs *a, tv *out)
         *out = tr_getattr(c, in, a0->u.s->s);
         return an_error_isset(c->err) ? -1 : 0;
     }
+    if (!strcmp(name, "format")) {
+        if (a->npos && a->nkw)
+            return tr_fail(c, "can't handle positional and keyword arguments at the same time");
+        tv s = as_str(c, in), args;
+        if (s.k != TV_STR)
+            return -1;
+        if (a->nkw) {
+            tdict *d = td_new(c, (size_t)a->nkw);
+            if (!d)
+                return -1;
+            for (int k = 0; k < a->nkw; k++)
+                td_set(c, d, tv_cstr(c, a->kwn[k]), a->kwv[k]);
+            args = tv_dict(d);
+        } else {
+            tlist *l = tl_new(c, (size_t)a->npos);
+            if (!l)
+                return -1;
+            for (int k = 0; k < a->npos; k++)
+                tl_push(c, l, a->pos[k]);
+            args = tv_list(l);
+            args.tuple = 1;
+        }
+        return ts_percent(c, s, args, out);
+    }
     if (!strcmp(name, "dictsort")) {
         if (in.k != TV_DICT)
             return tr_fail(c, "You can only sort by either \"key\" or \"value\"");

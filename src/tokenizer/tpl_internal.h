@@ -275,6 +275,8 @@ tv ts_case(rctx *c, tv s, int mode); /* 0 lower, 1 upper, 2 str.title, 3 capital
 tv ts_replace(rctx *c, tv s, tv old, tv new, int64_t count);
 tv ts_split(rctx *c, tv s, const tstr *sep, int64_t maxsplit, int from_right);
 tv ts_splitlines(rctx *c, tv s, int keepends);
+/* fmt % args (printf-style; args a tuple, a dict for %(name)s, or one value). */
+int ts_percent(rctx *c, tv fmt, tv args, tv *out);
 
 /* Argument helper: positional i or keyword name, else NULL. */
 tv *targ(targs *a, int i, const char *name);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "tokenizer/tpl_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -636,4 +637,134 @@ int tb_method(rctx *c, tv self, const char *name, targs *a, tv *out)
         return 0;
     }
     return tr_fail(c, "'%s' object has no attribute '%s'", tv_type_name(self), name);
+}
+
+/* fmt % args, Python's printf-style formatting: %s %r %d %i %f %e %g %x %o %c %%, with
+ * flags, width, precision and %(name)s from a dict. */
+int ts_percent(rctx *c, tv fmt, tv args, tv *out)
+{
+    const char *p = fmt.u.s->s;
+    size_t n = fmt.u.s->len, argi = 0;
+    tlist one = {.n = 1, .cap = 1, .v = &args};
+    tlist *list = args.k == TV_LIST && args.tuple ? args.u.l : &one;
+    tdict *map = args.k == TV_DICT ? args.u.d : NULL;
+    int used_map = 0;
+    an_strbuf sb;
+    an_sb_init(&sb);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '%') {
+            an_sb_putc(&sb, p[i]);
+            continue;
+        }
+        if (++i >= n)
+            goto incomplete;
+        tv v;
+        if (p[i] == '(') {
+            size_t e = i + 1;
+            while (e < n && p[e] != ')')
+                e++;
+            if (e >= n || !map) {
+                an_sb_free(&sb);
+                return tr_fail(c, e >= n ? "incomplete format key" : "format requires a mapping");
+            }
+            tv *x = td_get(map, tv_str(c, p + i + 1, e - i - 1));
+            if (!x) {
+                an_sb_free(&sb);
+                return tr_fail(c, "format: no key '%.*s'", (int)(e - i - 1), p + i + 1);
+            }
+            v = *x;
+            used_map = 1;
+            i = e + 1;
+        } else
+            v = tv_undef(NULL);
+        char spec[32];
+        size_t sn = 0;
+        spec[sn++] = '%';
+        while (i < n && p[i] && strchr("-+ #0", p[i]) && sn < 8)
+            spec[sn++] = p[i++];
+        long width = 0, prec = -1;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            width = width * 10 + (p[i++] - '0') % 1000;
+        if (i < n && p[i] == '.') {
+            prec = 0;
+            i++;
+            while (i < n && p[i] >= '0' && p[i] <= '9')
+                prec = prec * 10 + (p[i++] - '0') % 1000;
+        }
+        if (width > 1000 || prec > 1000) {
+            an_sb_free(&sb);
+            return tr_fail(c, "format: width or precision too large");
+        }
+        if (i >= n)
+            goto incomplete;
+        char conv = p[i];
+        if (conv == '%') {
+            an_sb_putc(&sb, '%');
+            continue;
+        }
+        if (v.k == TV_UNDEF && !used_map) {
+            if (argi >= list->n) {
+                an_sb_free(&sb);
+                return tr_fail(c, "not enough arguments for format string");
+            }
+            v = list->v[argi++];
+        }
+        int left = memchr(spec, '-', sn) != NULL;
+        if (conv == 's' || conv == 'r' || conv == 'a') {
+            an_strbuf t;
+            an_sb_init(&t);
+            tv_to_sb(c, &t, v, conv != 's');
+            size_t len = t.len;
+            if (prec >= 0 && (size_t)prec < u8_len(t.buf, t.len))
+                len = u8_offset(t.buf, t.len, (size_t)prec);
+            long pad = width - (long)u8_len(t.buf, len);
+            for (long k = 0; !left && k < pad; k++)
+                an_sb_putc(&sb, ' ');
+            an_sb_append(&sb, t.buf, len);
+            for (long k = 0; left && k < pad; k++)
+                an_sb_putc(&sb, ' ');
+            an_sb_free(&t);
+            continue;
+        }
+        if (!tv_is_num(v)) {
+            an_sb_free(&sb);
+            return tr_fail(c, "%%%c format: a real number is required, not %s", conv, tv_type_name(v));
+        }
+        char buf[1100];
+        sn += (size_t)snprintf(spec + sn, sizeof spec - sn, "%ld", width);
+        if (prec >= 0)
+            sn += (size_t)snprintf(spec + sn, sizeof spec - sn, ".%ld", prec);
+        if (conv && strchr("diouxXc", conv)) {
+            double d = tv_num(v);
+            if (v.k == TV_FLOAT && (!isfinite(d) || fabs(d) > 9.2e18)) {
+                an_sb_free(&sb);
+                return tr_fail(c, "cannot convert float to integer");
+            }
+            long long iv = v.k == TV_FLOAT ? (long long)d : v.k == TV_INT ? (long long)v.u.i : v.u.b;
+            if (conv == 'c') {
+                char u[4];
+                an_sb_append(&sb, u, (size_t)u8_encode((uint32_t)iv & 0x1FFFFF, u));
+                continue;
+            }
+            snprintf(spec + sn, sizeof spec - sn, "ll%c", conv == 'i' || conv == 'u' ? 'd' : conv);
+            snprintf(buf, sizeof buf, spec, iv);
+        } else if (conv && strchr("feEgGF", conv)) {
+            snprintf(spec + sn, sizeof spec - sn, "%c", conv);
+            snprintf(buf, sizeof buf, spec, tv_num(v));
+        } else {
+            an_sb_free(&sb);
+            return tr_fail(c, "unsupported format character '%c'", conv);
+        }
+        an_sb_puts(&sb, buf);
+    }
+    if (!used_map && !map && argi < list->n) {
+        an_sb_free(&sb);
+        return tr_fail(c, "not all arguments converted during string formatting");
+    }
+    *out = tv_strbuf(c, &sb);
+    an_sb_free(&sb);
+    return an_error_isset(c->err) ? -1 : 0;
+incomplete:
+    an_sb_free(&sb);
+    return tr_fail(c, "incomplete format");
 }
