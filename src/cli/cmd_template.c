@@ -29,9 +29,9 @@ void help_template(FILE *out)
           "                           '-' reads stdin\n"
           "  --no-generation-prompt   add_generation_prompt=false (default true)\n"
           "  --var NAME=JSON          set a template variable, e.g. --var enable_thinking=false\n"
-          "  --chat-template NAME|FILE  a built-in (chatml, llama3, llama2, mistral, mistral-v7,\n"
-          "                           gemma, phi3, phi4, zephyr, deepseek3), a template file, or\n"
-          "                           one of the model's named templates\n",
+          "  --chat-template NAME|FILE  one of the model's named templates, a built-in (chatml,\n"
+          "                           llama3, llama2, mistral, mistral-v7, gemma, phi3, phi4,\n"
+          "                           zephyr, deepseek3, granite, gpt-oss), or a template file\n",
           out);
 }
 

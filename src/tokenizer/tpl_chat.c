@@ -82,11 +82,20 @@ static const struct builtin {
      "{%- elif m.role == 'assistant' -%}{{ '<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>' ~ text(m.content) ~ '<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>' }}"
      "{%- endif -%}{%- endfor -%}"
      "{%- if add_generation_prompt -%}{{ '<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>' }}{%- endif -%}"},
+    {"granite", TEXT_MACRO
+     "{%- for m in messages -%}{{ '<|start_of_role|>' ~ m.role ~ '<|end_of_role|>' }}"
+     "{%- if m.role == 'assistant_tool_call' -%}{{ '<|tool_call|>' }}{%- endif -%}"
+     "{{ text(m.content) ~ '<|end_of_text|>\\n' }}{%- endfor -%}"
+     "{%- if add_generation_prompt -%}{{ '<|start_of_role|>assistant<|end_of_role|>' }}{%- endif -%}"},
+    {"gpt-oss", TEXT_MACRO
+     "{%- for m in messages -%}{{ '<|start|>' ~ m.role ~ '<|message|>' ~ text(m.content) }}"
+     "{{ '<|return|>' if m.role == 'assistant' else '<|end|>' }}{%- endfor -%}"
+     "{%- if add_generation_prompt -%}{{ '<|start|>assistant' }}{%- endif -%}"},
     {NULL, NULL},
 };
 
 static const char *const BUILTIN_NAMES[] = {"chatml", "llama3", "llama2", "mistral", "mistral-v7", "gemma",
-                                            "phi3", "phi4", "zephyr", "deepseek3", NULL};
+                                            "phi3", "phi4", "zephyr", "deepseek3", "granite", "gpt-oss", NULL};
 
 const char *tpl_builtin(const char *name)
 {
@@ -120,6 +129,10 @@ const char *tpl_detect_family(const char *t)
         return "llama3";
     if (HAS("<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>") && HAS("<\xef\xbd\x9cUser\xef\xbd\x9c>"))
         return "deepseek3";
+    if (HAS("<|start_of_role|>"))
+        return "granite";
+    if (HAS("<|start|>") && HAS("<|channel|>"))
+        return "gpt-oss";
     return "chatml";
 #undef HAS
 }
@@ -269,7 +282,7 @@ int tpl_chat_load(const char *dir, const char *override, int with_tools, tpl_cha
             snprintf(path, sizeof path, "%s", override);
         } else {
             an_errorf(err, "unknown chat template '%s': not a template of the model, not a built-in "
-                           "(chatml, llama3, llama2, mistral, mistral-v7, gemma, phi3, phi4, zephyr, deepseek3), "
+                           "(chatml, llama3, llama2, mistral, mistral-v7, gemma, phi3, phi4, zephyr, deepseek3, granite, gpt-oss), "
                            "not a file", override);
             goto fail;
         }

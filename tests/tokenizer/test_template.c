@@ -169,6 +169,8 @@ TEST(detect_family)
     CHECK_EQ_STR(tpl_detect_family("<|user|> <|assistant|> <|end|>"), "phi3");
     CHECK_EQ_STR(tpl_detect_family("<|user|> <|endoftext|>"), "zephyr");
     CHECK_EQ_STR(tpl_detect_family("<\xef\xbd\x9cUser\xef\xbd\x9c><\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"), "deepseek3");
+    CHECK_EQ_STR(tpl_detect_family("<|start_of_role|> <|end_of_role|>"), "granite");
+    CHECK_EQ_STR(tpl_detect_family("<|start|> <|channel|> <|message|>"), "gpt-oss");
     CHECK_EQ_STR(tpl_detect_family("<s> </s> <unk>"), "chatml");
 }
 
