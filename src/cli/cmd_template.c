@@ -127,7 +127,7 @@ int cmd_template(int argc, char **argv)
     int with_tools = (json_object_is_type(conv, json_type_object) && json_object_object_get_ex(conv, "tools", &tools) &&
                       tools != NULL) ||
                      (json_object_object_get_ex(extra, "tools", &tools) && tools != NULL);
-    if (tpl_chat_load(dir, chat_template, with_tools, &chat, &err)) {
+    if (tpl_chat_load_ex(dir, chat_template, with_tools, &chat, &err)) {
         cli_error(NULL, "%s", err.msg);
         goto done;
     }

@@ -59,7 +59,9 @@ typedef struct tpl_chat {
  * (tpl_detect_family), else ChatML. override, when not NULL, is one of the model's named
  * templates, a built-in name, or a file path, tried in that order. Returns 0 or -1.
  */
-int tpl_chat_load(const char *dir, const char *override, int with_tools, tpl_chat *out, an_error *err);
+int tpl_chat_load_ex(const char *dir, const char *override, int with_tools, tpl_chat *out, an_error *err);
+/* The same without tools (a list of named templates gives "default"). */
+int tpl_chat_load(const char *dir, const char *override, tpl_chat *out, an_error *err);
 void tpl_chat_free(tpl_chat *c);
 
 /* The built-in template with that name (chatml, llama3, llama2, mistral, gemma, phi3,

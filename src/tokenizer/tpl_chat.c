@@ -249,7 +249,7 @@ static void special_text(json_object *cfg, an_strbuf *sb)
         }
 }
 
-int tpl_chat_load(const char *dir, const char *override, int with_tools, tpl_chat *out, an_error *err)
+int tpl_chat_load_ex(const char *dir, const char *override, int with_tools, tpl_chat *out, an_error *err)
 {
     memset(out, 0, sizeof *out);
     char path[4096];
@@ -319,6 +319,11 @@ fail:
     json_object_put(cfg);
     tpl_chat_free(out);
     return -1;
+}
+
+int tpl_chat_load(const char *dir, const char *override, tpl_chat *out, an_error *err)
+{
+    return tpl_chat_load_ex(dir, override, 0, out, err);
 }
 
 void tpl_chat_free(tpl_chat *c)

@@ -213,55 +213,55 @@ TEST(chat_load_from_folder)
     tpl_chat c;
     an_error err;
 
-    CHECK(tpl_chat_load(dir, NULL, 0, &c, &err) != 0); /* nothing there */
+    CHECK(tpl_chat_load(dir, NULL, &c, &err) != 0); /* nothing there */
 
     write_file(p, "{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<B>\"}, \"eos_token\": \"<E>\","
                   " \"chat_template\": [{\"name\": \"default\", \"template\": \"D\"}, {\"name\": \"tool_use\", \"template\": \"T\"}]}");
-    REQUIRE(tpl_chat_load(dir, NULL, 0, &c, &err) == 0);
+    REQUIRE(tpl_chat_load(dir, NULL, &c, &err) == 0);
     CHECK_EQ_STR(c.source, "D");
     CHECK_EQ_STR(c.bos_token, "<B>");
     CHECK_EQ_STR(c.eos_token, "<E>");
     CHECK(c.unk_token == NULL);
     tpl_chat_free(&c);
-    REQUIRE(tpl_chat_load(dir, "tool_use", 0, &c, &err) == 0);
+    REQUIRE(tpl_chat_load(dir, "tool_use", &c, &err) == 0);
     CHECK_EQ_STR(c.source, "T");
     tpl_chat_free(&c);
-    REQUIRE(tpl_chat_load(dir, NULL, 1, &c, &err) == 0); /* tools given: tool_use */
+    REQUIRE(tpl_chat_load_ex(dir, NULL, 1, &c, &err) == 0); /* tools given: tool_use */
     CHECK_EQ_STR(c.source, "T");
     tpl_chat_free(&c);
-    REQUIRE(tpl_chat_load(dir, "llama3", 0, &c, &err) == 0);
+    REQUIRE(tpl_chat_load(dir, "llama3", &c, &err) == 0);
     CHECK(strstr(c.source, "<|start_header_id|>") != NULL);
     CHECK_EQ_STR(c.origin, "builtin:llama3");
     tpl_chat_free(&c);
-    CHECK(tpl_chat_load(dir, "no-such-template", 0, &c, &err) != 0);
+    CHECK(tpl_chat_load(dir, "no-such-template", &c, &err) != 0);
     CHECK(strstr(err.msg, "no-such-template") != NULL);
 
     write_file(p, "{\"chat_template\": [{\"name\": \"rag\", \"template\": \"R\"}, {\"name\": 5}]}");
-    CHECK(tpl_chat_load(dir, NULL, 0, &c, &err) != 0); /* a list without default */
+    CHECK(tpl_chat_load(dir, NULL, &c, &err) != 0); /* a list without default */
     CHECK(strstr(err.msg, "default") != NULL);
-    REQUIRE(tpl_chat_load(dir, "rag", 0, &c, &err) == 0);
+    REQUIRE(tpl_chat_load(dir, "rag", &c, &err) == 0);
     CHECK_EQ_STR(c.source, "R");
     tpl_chat_free(&c);
     write_file(pj, "J");
-    REQUIRE(tpl_chat_load(dir, NULL, 0, &c, &err) == 0);
+    REQUIRE(tpl_chat_load(dir, NULL, &c, &err) == 0);
     CHECK_EQ_STR(c.source, "J"); /* chat_template.jinja wins, as in transformers */
     tpl_chat_free(&c);
-    REQUIRE(tpl_chat_load(dir, pj, 0, &c, &err) == 0); /* --chat-template FILE */
+    REQUIRE(tpl_chat_load(dir, pj, &c, &err) == 0); /* --chat-template FILE */
     CHECK_EQ_STR(c.source, "J");
     tpl_chat_free(&c);
     unlink(pj);
 
     write_file(p, "{\"bos_token\": \"<s>\", \"added_tokens_decoder\": {\"1\": {\"content\": \"<start_of_turn>\"},"
                   " \"2\": {\"content\": \"<end_of_turn>\"}}}");
-    REQUIRE(tpl_chat_load(dir, NULL, 0, &c, &err) == 0);
+    REQUIRE(tpl_chat_load(dir, NULL, &c, &err) == 0);
     CHECK_EQ_STR(c.origin, "builtin:gemma");
     tpl_chat_free(&c);
     write_file(p, "{\"eos_token\": \"</s>\"}");
-    REQUIRE(tpl_chat_load(dir, NULL, 0, &c, &err) == 0);
+    REQUIRE(tpl_chat_load(dir, NULL, &c, &err) == 0);
     CHECK_EQ_STR(c.origin, "builtin:chatml");
     tpl_chat_free(&c);
     write_file(p, "{not json");
-    CHECK(tpl_chat_load(dir, NULL, 0, &c, &err) != 0);
+    CHECK(tpl_chat_load(dir, NULL, &c, &err) != 0);
     CHECK(strstr(err.msg, "tokenizer_config.json") != NULL);
     unlink(p);
     rmdir(dir);
