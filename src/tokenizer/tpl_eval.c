@@ -250,7 +250,22 @@ static int eval_args(rctx *c, frame *f, expr *e, tv **pos, int *npos, const char
 
 /* ---- expressions ---- */
 
+static int ev_inner(rctx *c, frame *f, expr *e, tv *out);
+
+/* Expression trees can be deep without nesting brackets (a+a+a+..., x|f|f|f...): the
+ * recursion is bounded here rather than by the C stack. */
 static int ev(rctx *c, frame *f, expr *e, tv *out)
+{
+    if (++c->edepth > 3000) {
+        c->edepth--;
+        return tr_fail(c, "expression nested too deeply");
+    }
+    int r = ev_inner(c, f, e, out);
+    c->edepth--;
+    return r;
+}
+
+static int ev_inner(rctx *c, frame *f, expr *e, tv *out)
 {
     c->line = e->line;
     c->col = e->col;

@@ -169,7 +169,8 @@ typedef struct rctx {
     tdict *globals;                /* caller variables */
     an_strbuf *out;                /* where output goes now */
     size_t steps, bytes_alloc;
-    int depth;
+    int depth;                     /* macro calls and recursive loops */
+    int edepth;                    /* expression evaluation */
     int line, col;                 /* last statement/expression position, for errors */
 } rctx;
 

@@ -249,8 +249,18 @@ int tv_truthy(tv v)
     }
 }
 
-int tv_equal(tv a, tv b)
+/* Nesting is bounded (a template can build lists within lists): past this depth values
+ * compare unequal and printing fails, where Python would raise RecursionError. */
+#define MAX_VALUE_DEPTH 400
+
+static int equal_d(tv a, tv b, int depth);
+
+int tv_equal(tv a, tv b) { return equal_d(a, b, 0); }
+
+static int equal_d(tv a, tv b, int depth)
 {
+    if (depth > MAX_VALUE_DEPTH)
+        return 0;
     if (tv_is_num(a) && tv_is_num(b)) {
         if (a.k != TV_FLOAT && b.k != TV_FLOAT)
             return (a.k == TV_INT ? a.u.i : a.u.b) == (b.k == TV_INT ? b.u.i : b.u.b);
@@ -266,7 +276,7 @@ int tv_equal(tv a, tv b)
         if (a.tuple != b.tuple || a.u.l->n != b.u.l->n)
             return 0;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!tv_equal(a.u.l->v[i], b.u.l->v[i]))
+            if (!equal_d(a.u.l->v[i], b.u.l->v[i], depth + 1))
                 return 0;
         return 1;
     case TV_DICT:
@@ -278,7 +288,7 @@ int tv_equal(tv a, tv b)
             return 0;
         for (size_t i = 0; i < a.u.d->n; i++) {
             tv *o = td_get(b.u.d, a.u.d->key[i]);
-            if (!o || !tv_equal(a.u.d->val[i], *o))
+            if (!o || !equal_d(a.u.d->val[i], *o, depth + 1))
                 return 0;
         }
         return 1;
@@ -307,8 +317,16 @@ const char *tv_type_name(tv v)
     }
 }
 
-int tv_compare(rctx *c, tv a, tv b)
+static int compare_d(rctx *c, tv a, tv b, int depth);
+
+int tv_compare(rctx *c, tv a, tv b) { return compare_d(c, a, b, 0); }
+
+static int compare_d(rctx *c, tv a, tv b, int depth)
 {
+    if (depth > MAX_VALUE_DEPTH) {
+        tr_fail(c, "maximum recursion depth exceeded in comparison");
+        return -2;
+    }
     if (tv_is_num(a) && tv_is_num(b)) {
         if (a.k != TV_FLOAT && b.k != TV_FLOAT) {
             int64_t x = a.k == TV_INT ? a.u.i : a.u.b, y = b.k == TV_INT ? b.u.i : b.u.b;
@@ -329,7 +347,7 @@ int tv_compare(rctx *c, tv a, tv b)
         for (size_t i = 0; i < n; i++) {
             if (tv_equal(a.u.l->v[i], b.u.l->v[i]))
                 continue;
-            return tv_compare(c, a.u.l->v[i], b.u.l->v[i]);
+            return compare_d(c, a.u.l->v[i], b.u.l->v[i], depth + 1);
         }
         return a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
     }
@@ -428,8 +446,14 @@ static int repr_str(an_strbuf *sb, const char *s, size_t n)
     return r | an_sb_putc(sb, q);
 }
 
-int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr)
+static int to_sb_d(rctx *c, an_strbuf *sb, tv v, int repr, int depth);
+
+int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr) { return to_sb_d(c, sb, v, repr, 0); }
+
+static int to_sb_d(rctx *c, an_strbuf *sb, tv v, int repr, int depth)
 {
+    if (depth > MAX_VALUE_DEPTH)
+        return tr_fail(c, "maximum recursion depth exceeded while getting the repr of an object");
     char buf[64];
     switch (v.k) {
     case TV_UNDEF: return 0;
@@ -448,7 +472,7 @@ int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr)
         for (size_t i = 0; i < v.u.l->n && !r; i++) {
             if (i)
                 r |= an_sb_puts(sb, ", ");
-            r |= tv_to_sb(c, sb, v.u.l->v[i], 1);
+            r |= to_sb_d(c, sb, v.u.l->v[i], 1, depth + 1);
         }
         if (v.tuple && v.u.l->n == 1)
             r |= an_sb_putc(sb, ',');
@@ -459,9 +483,9 @@ int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr)
         for (size_t i = 0; i < v.u.d->n && !r; i++) {
             if (i)
                 r |= an_sb_puts(sb, ", ");
-            r |= tv_to_sb(c, sb, v.u.d->key[i], 1);
+            r |= to_sb_d(c, sb, v.u.d->key[i], 1, depth + 1);
             r |= an_sb_puts(sb, ": ");
-            r |= tv_to_sb(c, sb, v.u.d->val[i], 1);
+            r |= to_sb_d(c, sb, v.u.d->val[i], 1, depth + 1);
         }
         return r | an_sb_puts(sb, v.k == TV_NS ? "}>" : "}");
     }

@@ -97,6 +97,20 @@ TEST(bounds_output_steps_depth_memory)
     CHECK(render("{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}", NULL, NULL, &out, &err) != 0);
     CHECK(strstr(err.msg, "recursion") != NULL);
 
+    /* values nested deeper than any C stack allows to walk */
+    const char *deep = "{% set ns = namespace(x=[]) %}{% for i in range(50000) %}{% set ns.x = [ns.x] %}{% endfor %}";
+    char src[512];
+    snprintf(src, sizeof src, "%s{{ ns.x }}", deep);
+    an_sb_clear(&out);
+    CHECK(render(src, NULL, NULL, &out, &err) != 0 && strstr(err.msg, "recursion") != NULL);
+    snprintf(src, sizeof src, "%s{{ ns.x == ns.x }}{{ ns.x|tojson if false }}", deep);
+    an_sb_clear(&out);
+    CHECK(render(src, NULL, NULL, &out, &err) == 0);
+    snprintf(src, sizeof src, "%s{{ ns.x|tojson }}", deep);
+    CHECK(render(src, NULL, NULL, &out, &err) != 0);
+    snprintf(src, sizeof src, "%s{{ ns.x < [ns.x] }}", deep);
+    CHECK(render(src, NULL, NULL, &out, &err) != 0);
+
     tpl_limits mem = {.max_memory = 16 << 20};
     an_sb_clear(&out);
     CHECK(render("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
@@ -129,6 +143,24 @@ TEST(deep_nesting_is_an_error_not_a_crash)
     strcpy(num + 303, ".5 }}");
     t = tpl_parse(num, strlen(num), "t", &err);
     CHECK(t == NULL && strstr(err.msg, "too long") != NULL);
+    /* long operator and filter chains nest without brackets: an error, not a stack overflow */
+    an_strbuf chain;
+    an_sb_init(&chain);
+    an_sb_puts(&chain, "{{ 1");
+    for (int i = 0; i < 100000; i++)
+        an_sb_puts(&chain, "+1");
+    an_sb_puts(&chain, " }}{{ 'x'");
+    for (int i = 0; i < 50000; i++)
+        an_sb_puts(&chain, "|upper");
+    an_sb_puts(&chain, " }}");
+    t = tpl_parse(chain.buf, chain.len, "t", &err);
+    REQUIRE(t != NULL);
+    an_strbuf o2;
+    an_sb_init(&o2);
+    CHECK(tpl_render(t, NULL, NULL, &o2, &err) != 0 && strstr(err.msg, "nested too deeply") != NULL);
+    an_sb_free(&o2);
+    tpl_free(t);
+    an_sb_free(&chain);
     /* and a long flat template is fine */
     an_strbuf big;
     an_sb_init(&big);
