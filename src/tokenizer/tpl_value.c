@@ -423,26 +423,38 @@ static int repr_str(an_strbuf *sb, const char *s, size_t n)
     int has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
     char q = has_sq && !has_dq ? '"' : '\'';
     int r = an_sb_putc(sb, q);
+    size_t run = 0; /* start of the pending bytes that need no escape */
     for (size_t i = 0; i < n && !r;) {
         size_t adv;
         uint32_t cp = u8_decode(s + i, n - i, &adv);
+        char esc[12];
+        const char *e = NULL;
         if (cp == (uint32_t)q || cp == '\\') {
-            r |= an_sb_putc(sb, '\\');
-            r |= an_sb_putc(sb, (char)cp);
+            esc[0] = '\\';
+            esc[1] = (char)cp;
+            esc[2] = 0;
+            e = esc;
         } else if (cp == '\n')
-            r |= an_sb_puts(sb, "\\n");
+            e = "\\n";
         else if (cp == '\r')
-            r |= an_sb_puts(sb, "\\r");
+            e = "\\r";
         else if (cp == '\t')
-            r |= an_sb_puts(sb, "\\t");
-        else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0xad)
-            r |= an_sb_appendf(sb, "\\x%02x", cp);
-        else if (cp == 0x2028 || cp == 0x2029 || cp == 0x85 || (cp >= 0x2000 && cp <= 0x200f) || cp == 0xfeff)
-            r |= an_sb_appendf(sb, "\\u%04x", cp);
-        else
-            r |= an_sb_append(sb, s + i, adv);
+            e = "\\t";
+        else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0xad) {
+            snprintf(esc, sizeof esc, "\\x%02x", cp);
+            e = esc;
+        } else if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x2000 && cp <= 0x200f) || cp == 0xfeff) {
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
+            e = esc;
+        }
+        if (e) {
+            r |= an_sb_append(sb, s + run, i - run);
+            r |= an_sb_puts(sb, e);
+            run = i + adv;
+        }
         i += adv;
     }
+    r |= an_sb_append(sb, s + run, n - run);
     return r | an_sb_putc(sb, q);
 }
 
@@ -454,6 +466,10 @@ static int to_sb_d(rctx *c, an_strbuf *sb, tv v, int repr, int depth)
 {
     if (depth > MAX_VALUE_DEPTH)
         return tr_fail(c, "maximum recursion depth exceeded while getting the repr of an object");
+    /* a repr can be far larger than its value (escapes, nesting): stop at the output bound */
+    size_t cap = c->lim && c->lim->max_output ? c->lim->max_output : (size_t)64 << 20;
+    if (sb->len > cap)
+        return tr_fail(c, "template output too large (over %zu bytes)", cap);
     char buf[64];
     switch (v.k) {
     case TV_UNDEF: return 0;
