@@ -1,6 +1,7 @@
 /* cmd_template.c — `anemone template`: print a model's rendered chat prompt. */
 #include "cli.h"
 
+#include "hub/hub.h"
 #include "tokenizer/template.h"
 
 #include <json-c/json.h>
@@ -19,10 +20,13 @@ void help_template(FILE *out)
           "added (no trailing newline).\n"
           "\n"
           "MODEL is a local directory holding tokenizer_config.json (or chat_template.jinja),\n"
-          "or a path to a meta.yaml beside it. The template comes from chat_template.jinja,\n"
-          "else tokenizer_config.json's chat_template; a model without one gets the built-in\n"
-          "template of the family its special tokens show, else ChatML. bos_token, eos_token,\n"
-          "unk_token and pad_token come from tokenizer_config.json.\n"
+          "a path to a meta.yaml beside it, or a Hugging Face reference (org/name[@rev],\n"
+          "hf://org/name) taken from the cache or downloaded. The template comes from\n"
+          "chat_template.jinja, else tokenizer_config.json's chat_template (\"tool_use\" of a\n"
+          "list of named templates when tools are given, else \"default\"); a model without\n"
+          "one gets the built-in template of the family its special tokens show, else\n"
+          "ChatML. bos_token, eos_token, unk_token and pad_token come from\n"
+          "tokenizer_config.json.\n"
           "\n"
           "  --messages FILE          the conversation: a JSON array of messages, or an object\n"
           "                           whose keys become variables (messages, tools, ...);\n"
@@ -110,9 +114,18 @@ int cmd_template(int argc, char **argv)
     an_sb_init(&out);
     char *dir = model_dir(model);
     if (!dir) {
-        cli_error("MODEL is a local directory for now; 'anemone pull' fetches a model",
-                  "%s: no such file or directory", model);
-        goto done;
+        /* not a local path: a Hugging Face reference (org/name[@rev], hf://...), taken
+         * from the cache or downloaded as for `anemone run` */
+        hub_options ho = HUB_OPTIONS_INIT;
+        ho.prefer_cache = 1;
+        if (hub_resolve_model(model, &ho, &dir, &err) < 0) {
+            char *advice = strchr(err.msg, '\n');
+            if (advice)
+                *advice++ = 0;
+            cli_error(advice, "%s", err.msg);
+            dir = NULL;
+            goto done;
+        }
     }
     if (!strcmp(messages, "-"))
         conv = json_object_from_fd(0);

@@ -68,6 +68,8 @@ rm "$tmp/plain/chat_template.jinja"
 "$bin" template "$tmp/plain" >/dev/null 2>&1; [ $? -eq 2 ] && pass usage_no_messages || fail usage_no_messages "exit not 2"
 "$bin" template "$tmp/plain" "${c[@]}" --var 'x=nope' >/dev/null 2>&1; [ $? -eq 2 ] && pass usage_bad_var || fail usage_bad_var "exit not 2"
 "$bin" template "$tmp/nowhere" "${c[@]}" >/dev/null 2>&1; [ $? -eq 1 ] && pass missing_model || fail missing_model "exit not 1"
+HF_HUB_OFFLINE=1 HF_HUB_CACHE="$tmp/hfcache" "$bin" template no-such-org/no-such-model "${c[@]}" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "^anemone: " "$tmp/err" && pass hub_reference_offline_not_cached || fail hub_reference_offline_not_cached "rc=$rc $(head -c 200 "$tmp/err")"
 "$bin" template "$tmp/plain" --messages "$tmp/nope.json" >/dev/null 2>&1; [ $? -eq 1 ] && pass missing_messages || fail missing_messages "exit not 1"
 printf '%s' '{% if messages[0].role == "system" %}{{ raise_exception("System role not supported") }}{% endif %}' >"$tmp/raise.jinja"
 err=$("$bin" template "$tmp/plain" "${c[@]}" --chat-template "$tmp/raise.jinja" 2>&1 >/dev/null); rc=$?
