@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <utf8proc.h>
 
 static const char *const FILTERS[] = {
     "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e",
@@ -433,7 +434,10 @@ int tb_filter(rctx *c, const char *name, tv in, targs *a, tv *out)
             for (size_t i = 0; i < s.u.s->len;) {
                 size_t adv;
                 uint32_t cp = u8_decode(s.u.s->s + i, s.u.s->len - i, &adv);
-                int w = cp == '_' || (cp < 128 ? (cp >= '0' && cp <= '9') || ((cp | 32) >= 'a' && (cp | 32) <= 'z') : !u8_is_space(cp));
+                utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
+                /* Python's \w: letters, numbers, underscore */
+                int w = cp == '_' || (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) ||
+                        (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO);
                 if (w && !inword)
                     n++;
                 inword = w;

@@ -54,17 +54,12 @@ int tb_test(rctx *c, const char *name, tv in, targs *a, int *res)
         *res = in.k == TV_STR && (name[0] == 'f' ? tb_has_filter(in.u.s->s) : tb_has_test(in.u.s->s));
         return 0;
     }
-    if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
-        tv s = tv_to_str(c, in);
-        if (s.k != TV_STR)
+    if (!strcmp(name, "lower") || !strcmp(name, "upper")) { /* str(value).islower() / isupper() */
+        tv str = tv_to_str(c, in), r;
+        targs none = {0};
+        if (str.k != TV_STR || tb_method(c, str, name[0] == 'l' ? "islower" : "isupper", &none, &r))
             return -1;
-        tv conv = ts_case(c, s, name[0] == 'l' ? 0 : 1);
-        int cased = 0;
-        for (size_t i = 0; i < s.u.s->len; i++) {
-            unsigned char ch = (unsigned char)s.u.s->s[i];
-            cased |= ((ch | 32) >= 'a' && (ch | 32) <= 'z') || ch >= 0x80;
-        }
-        *res = cased && tv_equal(conv, s);
+        *res = r.u.b;
         return 0;
     }
     if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {

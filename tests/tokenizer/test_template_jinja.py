@@ -3,6 +3,7 @@
 (tool_tpl) and by Python Jinja2 in the transformers environment (jinja_ref.py) and the
 outputs must be byte-identical; where Jinja2 raises, the engine must fail too."""
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -168,6 +169,23 @@ SNIPPETS = [
 ]
 
 
+# Python's string semantics over random Unicode text (case mappings with the
+# multi-character and final-sigma rules, whitespace, predicates), one snippet per value kind.
+UNICODE_ALPHABET = ("aBcDeF xyz \u00c0\u00c9\u00ce\u00f5\u00fc \u00df\u1e9e \u01c5\u01c6\u01c4 "
+                    "\u0130\u0131 \u03a3\u03c3\u03c2\u0391\u03a9 \u0414\u0436\u042f \ufb01\ufb02 \t\n\u3000\u00a0 "
+                    "1\u00e92 -()[]<> \u65e5\u672c \U0001f642 \u0149 \u01f0 \u0390 \ufb00 \u13a0\uab70 "
+                    "\u02bc' . \u2170 \u00aa \u2082 \u00bd \u0663")
+UNICODE_SNIPPET = ("{% for s in ss %}{{ s.upper() }}\x1f{{ s.lower() }}\x1f{{ s.title() }}\x1f{{ s.capitalize() }}"
+                   "\x1f{{ s|title }}\x1f{{ s|capitalize }}\x1f{{ s.strip() }}\x1f{{ s.split() }}\x1f{{ s|wordcount }}"
+                   "\x1f{{ s.isupper() }}{{ s.islower() }}{{ s is upper }}{{ s is lower }}\x1f{{ s.isalpha() }}"
+                   "{{ s.isdigit() }}{{ s.isalnum() }}{{ s.isspace() }}\x1f{{ s|length }}{{ s[::-1] }}{{ s|tojson }}\x1e{% endfor %}")
+
+
+def unicode_strings(seed, n):
+    rng = random.Random(seed)
+    return ["".join(rng.choice(UNICODE_ALPHABET) for _ in range(rng.randint(0, 20))) for _ in range(n)]
+
+
 def main():
     batch = jinja_ref.Batch()
     if not batch.available():
@@ -175,6 +193,17 @@ def main():
         return 0
     ours = batch.run([(s, V) for s in SNIPPETS])
     failed = 0
+    for seed in (1, 2):
+        strs = unicode_strings(seed, 1000)
+        (ok, text), = batch.run([(UNICODE_SNIPPET, {"ss": strs})])
+        rok, rtext = jinja_ref.render(UNICODE_SNIPPET, {"ss": strs})
+        name = "jinja_unicode_strings_seed%d (1000 strings)" % seed
+        if ok and rok and text == rtext:
+            print("PASS " + name)
+        else:
+            failed += 1
+            bad = [s for s, x, y in zip(strs, text.split("\x1e"), rtext.split("\x1e")) if x != y] if ok else [text]
+            print("FAIL %s: %d differ, first %r" % (name, len(bad), bad[:1]))
     for i, (src, (ok, text)) in enumerate(zip(SNIPPETS, ours)):
         rok, rtext = jinja_ref.render(src, V)
         name = "jinja_snippet_%03d %s" % (i, src[:50].replace("\n", "\\n"))
