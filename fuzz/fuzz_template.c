@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tpl_template *t = tpl_parse((const char *)data, size, "fuzz", &err);
     if (!t)
         return 0;
-    tpl_limits lim = {.max_output = 1 << 20, .max_memory = 64 << 20, .max_steps = 200000, .max_depth = 50};
+    tpl_limits lim = {.max_output = 1 << 20, .max_memory = 16 << 20, .max_steps = 200000, .max_depth = 50};
     an_strbuf out;
     an_sb_init(&out);
     tpl_render(t, vars, &lim, &out, &err);

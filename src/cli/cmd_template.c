@@ -1,6 +1,7 @@
 /* cmd_template.c — `anemone template`: print a model's rendered chat prompt. */
 #include "cli.h"
 
+#include "hub/hub.h"
 #include "tokenizer/template.h"
 
 #include <json-c/json.h>
@@ -19,19 +20,22 @@ void help_template(FILE *out)
           "added (no trailing newline).\n"
           "\n"
           "MODEL is a local directory holding tokenizer_config.json (or chat_template.jinja),\n"
-          "or a path to a meta.yaml beside it. The template comes from chat_template.jinja,\n"
-          "else tokenizer_config.json's chat_template; a model without one gets the built-in\n"
-          "template of the family its special tokens show, else ChatML. bos_token, eos_token,\n"
-          "unk_token and pad_token come from tokenizer_config.json.\n"
+          "a path to a meta.yaml beside it, or a Hugging Face reference (org/name[@rev],\n"
+          "hf://org/name) taken from the cache or downloaded. The template comes from\n"
+          "chat_template.jinja, else tokenizer_config.json's chat_template (\"tool_use\" of a\n"
+          "list of named templates when tools are given, else \"default\"); a model without\n"
+          "one gets the built-in template of the family its special tokens show, else\n"
+          "ChatML. bos_token, eos_token, unk_token and pad_token come from\n"
+          "tokenizer_config.json.\n"
           "\n"
           "  --messages FILE          the conversation: a JSON array of messages, or an object\n"
           "                           whose keys become variables (messages, tools, ...);\n"
           "                           '-' reads stdin\n"
           "  --no-generation-prompt   add_generation_prompt=false (default true)\n"
           "  --var NAME=JSON          set a template variable, e.g. --var enable_thinking=false\n"
-          "  --chat-template NAME|FILE  a built-in (chatml, llama3, llama2, mistral, mistral-v7,\n"
-          "                           gemma, phi3, phi4, zephyr, deepseek3), a template file, or\n"
-          "                           one of the model's named templates\n",
+          "  --chat-template NAME|FILE  one of the model's named templates, a built-in (chatml,\n"
+          "                           llama3, llama2, mistral, mistral-v7, gemma, phi3, phi4,\n"
+          "                           zephyr, deepseek3, granite, gpt-oss), or a template file\n",
           out);
 }
 
@@ -110,13 +114,18 @@ int cmd_template(int argc, char **argv)
     an_sb_init(&out);
     char *dir = model_dir(model);
     if (!dir) {
-        cli_error("MODEL is a local directory for now; 'anemone pull' fetches a model",
-                  "%s: no such file or directory", model);
-        goto done;
-    }
-    if (tpl_chat_load(dir, chat_template, &chat, &err)) {
-        cli_error(NULL, "%s", err.msg);
-        goto done;
+        /* not a local path: a Hugging Face reference (org/name[@rev], hf://...), taken
+         * from the cache or downloaded as for `anemone run` */
+        hub_options ho = HUB_OPTIONS_INIT;
+        ho.prefer_cache = 1;
+        if (hub_resolve_model(model, &ho, &dir, &err) < 0) {
+            char *advice = strchr(err.msg, '\n');
+            if (advice)
+                *advice++ = 0;
+            cli_error(advice, "%s", err.msg);
+            dir = NULL;
+            goto done;
+        }
     }
     if (!strcmp(messages, "-"))
         conv = json_object_from_fd(0);
@@ -125,6 +134,14 @@ int cmd_template(int argc, char **argv)
     if (!conv || (!json_object_is_type(conv, json_type_array) && !json_object_is_type(conv, json_type_object))) {
         cli_error(NULL, "%s: not a JSON array or object of messages (%s)", messages,
                   json_util_get_last_err() ? json_util_get_last_err() : "wrong type");
+        goto done;
+    }
+    json_object *tools = NULL;
+    int with_tools = (json_object_is_type(conv, json_type_object) && json_object_object_get_ex(conv, "tools", &tools) &&
+                      tools != NULL) ||
+                     (json_object_object_get_ex(extra, "tools", &tools) && tools != NULL);
+    if (tpl_chat_load_ex(dir, chat_template, with_tools, &chat, &err)) {
+        cli_error(NULL, "%s", err.msg);
         goto done;
     }
     /* The variables transformers passes: special tokens, messages, tools=None,

@@ -11,7 +11,8 @@
  * not modify the template, so one template may be rendered from several threads at once;
  * everything a render allocates is freed before it returns (except the output buffer,
  * which belongs to the caller). Bad templates and bad variables never crash: they give
- * -1 and a message ("template:3:14: unexpected '}'", "raise_exception: ...").
+ * -1 and a message naming the place ("chat_template:3:14: unexpected '}'"); a message the
+ * template raises with raise_exception() is passed on verbatim.
  */
 #ifndef TOK_TEMPLATE_H
 #define TOK_TEMPLATE_H
@@ -30,7 +31,8 @@ typedef struct tpl_limits {
     size_t max_output;     /* bytes of output (default 64 MiB) */
     size_t max_memory;     /* bytes the render may allocate (default 512 MiB) */
     size_t max_steps;      /* statements + loop iterations + calls (default 50 million) */
-    int max_depth;         /* macro call / nesting depth (default 200) */
+    int max_depth;         /* nested macro calls and recursive loop calls (default 200);
+                              expressions nest at most 3000 deep, values 400 */
 } tpl_limits;
 
 /* Parse a template. name labels error messages (e.g. "chat_template"). */
@@ -52,17 +54,21 @@ typedef struct tpl_chat {
 } tpl_chat;
 
 /*
- * Find the chat template for the model in dir: tokenizer_config.json's chat_template (a
- * string, or a list of {name, template} where "default" is taken), else
- * chat_template.jinja beside it, else a built-in template chosen from the special tokens
- * (tpl_detect_family), else ChatML. override, when not NULL, is a built-in name or a
- * file path, or a template name from the config's list. Returns 0 or -1 with err set.
+ * Find the chat template for the model in dir, as transformers does: chat_template.jinja
+ * beside tokenizer_config.json, else its chat_template (a string, or a list of
+ * {name, template} where "tool_use" is taken when with_tools, else "default"). A model
+ * without a template gets the built-in of the family its special tokens show
+ * (tpl_detect_family), else ChatML. override, when not NULL, is one of the model's named
+ * templates, a built-in name, or a file path, tried in that order. Returns 0 or -1.
  */
+int tpl_chat_load_ex(const char *dir, const char *override, int with_tools, tpl_chat *out, an_error *err);
+/* The same without tools (a list of named templates gives "default"). */
 int tpl_chat_load(const char *dir, const char *override, tpl_chat *out, an_error *err);
 void tpl_chat_free(tpl_chat *c);
 
-/* The built-in template with that name (chatml, llama3, llama2, mistral, gemma, phi3,
- * phi4, zephyr, deepseek3, qwen3...), or NULL. */
+/* The built-in template with that name (chatml, llama3, llama2, mistral, mistral-v7,
+ * gemma, phi3, phi4, zephyr, deepseek3, granite, gpt-oss), or NULL. Each renders the
+ * prompt llama.cpp's llm_chat_apply_template builds for that family. */
 const char *tpl_builtin(const char *name);
 /* The names of the built-ins, NULL-terminated. */
 const char *const *tpl_builtin_names(void);

@@ -82,11 +82,20 @@ static const struct builtin {
      "{%- elif m.role == 'assistant' -%}{{ '<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>' ~ text(m.content) ~ '<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>' }}"
      "{%- endif -%}{%- endfor -%}"
      "{%- if add_generation_prompt -%}{{ '<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>' }}{%- endif -%}"},
+    {"granite", TEXT_MACRO
+     "{%- for m in messages -%}{{ '<|start_of_role|>' ~ m.role ~ '<|end_of_role|>' }}"
+     "{%- if m.role == 'assistant_tool_call' -%}{{ '<|tool_call|>' }}{%- endif -%}"
+     "{{ text(m.content) ~ '<|end_of_text|>\\n' }}{%- endfor -%}"
+     "{%- if add_generation_prompt -%}{{ '<|start_of_role|>assistant<|end_of_role|>' }}{%- endif -%}"},
+    {"gpt-oss", TEXT_MACRO
+     "{%- for m in messages -%}{{ '<|start|>' ~ m.role ~ '<|message|>' ~ text(m.content) }}"
+     "{{ '<|return|>' if m.role == 'assistant' else '<|end|>' }}{%- endfor -%}"
+     "{%- if add_generation_prompt -%}{{ '<|start|>assistant' }}{%- endif -%}"},
     {NULL, NULL},
 };
 
 static const char *const BUILTIN_NAMES[] = {"chatml", "llama3", "llama2", "mistral", "mistral-v7", "gemma",
-                                            "phi3", "phi4", "zephyr", "deepseek3", NULL};
+                                            "phi3", "phi4", "zephyr", "deepseek3", "granite", "gpt-oss", NULL};
 
 const char *tpl_builtin(const char *name)
 {
@@ -120,6 +129,10 @@ const char *tpl_detect_family(const char *t)
         return "llama3";
     if (HAS("<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>") && HAS("<\xef\xbd\x9cUser\xef\xbd\x9c>"))
         return "deepseek3";
+    if (HAS("<|start_of_role|>"))
+        return "granite";
+    if (HAS("<|start|>") && HAS("<|channel|>"))
+        return "gpt-oss";
     return "chatml";
 #undef HAS
 }
@@ -168,26 +181,40 @@ static char *read_text(const char *path, an_error *err)
     return an_sb_steal(&sb);
 }
 
-/* chat_template from the config: a string, or [{name, template}...] (name or "default"). */
-static char *config_template(json_object *cfg, const char *want, int *found_named)
+/* chat_template from the config: a string, or [{name, template}...] picked as
+ * transformers picks it: the name asked for; else "tool_use" when tools are given; else
+ * "default". *status: 0 no template, 1 found, -1 a list without the one wanted. */
+static char *config_template(json_object *cfg, const char *want, int with_tools, int *status)
 {
     json_object *ct;
-    *found_named = 0;
+    *status = 0;
     if (!cfg || !json_object_object_get_ex(cfg, "chat_template", &ct) || !ct)
         return NULL;
-    if (json_object_is_type(ct, json_type_string))
-        return want ? NULL : strdup(json_object_get_string(ct));
+    if (json_object_is_type(ct, json_type_string)) {
+        if (want)
+            return NULL;
+        *status = 1;
+        return strdup(json_object_get_string(ct));
+    }
     if (!json_object_is_type(ct, json_type_array))
         return NULL;
-    for (size_t i = 0; i < json_object_array_length(ct); i++) {
-        json_object *e = json_object_array_get_idx(ct, i), *nm, *tp;
-        if (!json_object_object_get_ex(e, "name", &nm) || !json_object_object_get_ex(e, "template", &tp))
-            continue;
-        if (!strcmp(json_object_get_string(nm), want ? want : "default") && json_object_is_type(tp, json_type_string)) {
-            *found_named = 1;
-            return strdup(json_object_get_string(tp));
-        }
+    const char *names[2] = {want, NULL};
+    if (!want) {
+        names[0] = with_tools ? "tool_use" : "default";
+        names[1] = with_tools ? "default" : NULL;
     }
+    for (int k = 0; k < 2 && names[k]; k++)
+        for (size_t i = 0; i < json_object_array_length(ct); i++) {
+            json_object *e = json_object_array_get_idx(ct, i), *nm, *tp;
+            if (!json_object_object_get_ex(e, "name", &nm) || !json_object_object_get_ex(e, "template", &tp) ||
+                !json_object_is_type(nm, json_type_string) || !json_object_is_type(tp, json_type_string))
+                continue;
+            if (!strcmp(json_object_get_string(nm), names[k])) {
+                *status = 1;
+                return strdup(json_object_get_string(tp));
+            }
+        }
+    *status = -1;
     return NULL;
 }
 
@@ -205,7 +232,7 @@ static void special_text(json_object *cfg, an_strbuf *sb)
         json_object_object_foreach(atd, id, tok) {
             (void)id;
             json_object *content;
-            if (json_object_object_get_ex(tok, "content", &content)) {
+            if (json_object_object_get_ex(tok, "content", &content) && json_object_is_type(content, json_type_string)) {
                 an_sb_puts(sb, json_object_get_string(content));
                 an_sb_putc(sb, '\n');
             }
@@ -214,12 +241,15 @@ static void special_text(json_object *cfg, an_strbuf *sb)
     json_object *ast;
     if (json_object_object_get_ex(cfg, "additional_special_tokens", &ast) && json_object_is_type(ast, json_type_array))
         for (size_t i = 0; i < json_object_array_length(ast); i++) {
-            an_sb_puts(sb, json_object_get_string(json_object_array_get_idx(ast, i)));
-            an_sb_putc(sb, '\n');
+            json_object *t = json_object_array_get_idx(ast, i);
+            if (json_object_is_type(t, json_type_string)) {
+                an_sb_puts(sb, json_object_get_string(t));
+                an_sb_putc(sb, '\n');
+            }
         }
 }
 
-int tpl_chat_load(const char *dir, const char *override, tpl_chat *out, an_error *err)
+int tpl_chat_load_ex(const char *dir, const char *override, int with_tools, tpl_chat *out, an_error *err)
 {
     memset(out, 0, sizeof *out);
     char path[4096];
@@ -238,30 +268,35 @@ int tpl_chat_load(const char *dir, const char *override, tpl_chat *out, an_error
     }
     char jpath[4096];
     snprintf(jpath, sizeof jpath, "%s/chat_template.jinja", dir);
-    int named;
+    int status;
     if (override) {
         const char *b = tpl_builtin(override);
-        if (b) {
+        if ((out->source = config_template(cfg, override, with_tools, &status))) {
+            snprintf(path, sizeof path, "%s/tokenizer_config.json:%s", dir, override);
+        } else if (b) {
             out->source = strdup(b);
             snprintf(path, sizeof path, "builtin:%s", override);
         } else if (is_file(override)) {
             if (!(out->source = read_text(override, err)))
                 goto fail;
             snprintf(path, sizeof path, "%s", override);
-        } else if ((out->source = config_template(cfg, override, &named))) {
-            snprintf(path, sizeof path, "%s/tokenizer_config.json:%s", dir, override);
         } else {
-            an_errorf(err, "unknown chat template '%s': not a file, not a template of the model, not a built-in "
-                           "(chatml, llama3, llama2, mistral, mistral-v7, gemma, phi3, phi4, zephyr, deepseek3)", override);
+            an_errorf(err, "unknown chat template '%s': not a template of the model, not a built-in "
+                           "(chatml, llama3, llama2, mistral, mistral-v7, gemma, phi3, phi4, zephyr, deepseek3, granite, gpt-oss), "
+                           "not a file", override);
             goto fail;
         }
     } else if (is_file(jpath)) {
         if (!(out->source = read_text(jpath, err)))
             goto fail;
         snprintf(path, sizeof path, "%s", jpath);
-    } else if ((out->source = config_template(cfg, NULL, &named))) {
+    } else if ((out->source = config_template(cfg, NULL, with_tools, &status))) {
         snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    } else if (!cfg && !is_file(jpath)) {
+    } else if (status < 0) {
+        an_errorf(err, "%s/tokenizer_config.json: several chat templates and none named 'default' "
+                       "(choose one with --chat-template NAME)", dir);
+        goto fail;
+    } else if (!cfg) {
         an_errorf(err, "%s: no tokenizer_config.json or chat_template.jinja", dir);
         goto fail;
     } else {
@@ -284,6 +319,11 @@ fail:
     json_object_put(cfg);
     tpl_chat_free(out);
     return -1;
+}
+
+int tpl_chat_load(const char *dir, const char *override, tpl_chat *out, an_error *err)
+{
+    return tpl_chat_load_ex(dir, override, 0, out, err);
 }
 
 void tpl_chat_free(tpl_chat *c)

@@ -15,8 +15,8 @@
 #include <string.h>
 
 enum { X_OK = 0, X_BREAK = 1, X_CONTINUE = 2, X_ERR = -1 };
-
-struct tloop { tlist *items; size_t i; tv last_changed; int has_changed; };
+static int run_loop(rctx *c, frame *f, stmt *s, tv it, int depth);
+static int call_loop(rctx *c, tloop *lp, tv items, tv *out);
 
 static int ev(rctx *c, frame *f, expr *e, tv *out);
 static int exec_body(rctx *c, frame *f, const body *b);
@@ -70,7 +70,7 @@ static tv lookup(rctx *c, frame *f, const char *name)
     return tv_undef(name);
 }
 
-static int undefined_error(rctx *c, tv u)
+int tr_undefined_error(rctx *c, tv u)
 {
     if (u.uname && u.uname[0] == '\x02')
         return tr_fail(c, "%s", u.uname + 1);
@@ -93,391 +93,6 @@ static int emit(rctx *c, const char *s, size_t n)
     if (an_sb_append(c->out, s, n))
         return tr_fail(c, "out of memory");
     return 0;
-}
-
-/* ---- attribute and item access ---- */
-
-static tv missing_attr(rctx *c, tv obj, const char *name)
-{
-    /* an Undefined whose use raises "'dict object' has no attribute 'x'" */
-    char msg[256];
-    snprintf(msg, sizeof msg, "\x02'%s object' has no attribute '%s'", tv_type_name(obj), name);
-    char *m = tr_alloc(c, strlen(msg) + 1);
-    if (!m)
-        return tv_undef(name);
-    strcpy(m, msg);
-    return tv_undef(m);
-}
-
-static tv make_method(rctx *c, tv self, const char *name)
-{
-    tmethod *m = tr_alloc(c, sizeof *m);
-    if (!m)
-        return tv_undef(name);
-    m->self = self;
-    m->name = name;
-    tv v = {.k = TV_METHOD};
-    v.u.me = m;
-    return v;
-}
-
-static tv loop_attr(rctx *c, tloop *lp, const char *name)
-{
-    size_t n = lp->items->n, i = lp->i;
-    if (!strcmp(name, "index")) return tv_int((int64_t)i + 1);
-    if (!strcmp(name, "index0")) return tv_int((int64_t)i);
-    if (!strcmp(name, "revindex")) return tv_int((int64_t)(n - i));
-    if (!strcmp(name, "revindex0")) return tv_int((int64_t)(n - i - 1));
-    if (!strcmp(name, "first")) return tv_bool(i == 0);
-    if (!strcmp(name, "last")) return tv_bool(i + 1 == n);
-    if (!strcmp(name, "length")) return tv_int((int64_t)n);
-    if (!strcmp(name, "depth")) return tv_int(1);
-    if (!strcmp(name, "depth0")) return tv_int(0);
-    if (!strcmp(name, "previtem")) return i > 0 ? lp->items->v[i - 1] : tv_undef("previtem");
-    if (!strcmp(name, "nextitem")) return i + 1 < n ? lp->items->v[i + 1] : tv_undef("nextitem");
-    if (!strcmp(name, "cycle") || !strcmp(name, "changed")) {
-        tv self = {.k = TV_LOOP};
-        self.u.lp = lp;
-        return make_method(c, self, name);
-    }
-    tv self = {.k = TV_LOOP};
-    return missing_attr(c, self, name);
-}
-
-tv tr_getattr(rctx *c, tv obj, const char *name)
-{
-    switch (obj.k) {
-    case TV_DICT:
-        if (tb_has_method(obj, name))
-            return make_method(c, obj, name);
-        /* fall through */
-    case TV_NS: {
-        tv *v = td_gets(obj.u.d, name);
-        return v ? *v : missing_attr(c, obj, name);
-    }
-    case TV_LOOP: return loop_attr(c, obj.u.lp, name);
-    case TV_STR: case TV_LIST:
-        if (tb_has_method(obj, name))
-            return make_method(c, obj, name);
-        return missing_attr(c, obj, name);
-    case TV_CYCLER: case TV_JOINER:
-        if (!strcmp(name, "next") || !strcmp(name, "reset") || !strcmp(name, "current"))
-            return make_method(c, obj, name);
-        return missing_attr(c, obj, name);
-    default:
-        return missing_attr(c, obj, name);
-    }
-}
-
-static int norm_index(int64_t i, size_t n, size_t *out)
-{
-    if (i < 0)
-        i += (int64_t)n;
-    if (i < 0 || (uint64_t)i >= n)
-        return -1;
-    *out = (size_t)i;
-    return 0;
-}
-
-int tr_getitem(rctx *c, tv obj, tv key, tv *out)
-{
-    if (obj.k == TV_UNDEF)
-        return undefined_error(c, obj);
-    if ((obj.k == TV_LIST || obj.k == TV_STR) && (key.k == TV_INT || key.k == TV_BOOL)) {
-        int64_t i = key.k == TV_INT ? key.u.i : key.u.b;
-        size_t idx;
-        if (obj.k == TV_LIST) {
-            if (norm_index(i, obj.u.l->n, &idx)) {
-                *out = tv_undef("item");
-                return 0;
-            }
-            *out = obj.u.l->v[idx];
-            return 0;
-        }
-        size_t n = obj.u.s->len, cps = u8_len(obj.u.s->s, n);
-        if (norm_index(i, cps, &idx)) {
-            *out = tv_undef("item");
-            return 0;
-        }
-        size_t b = cps == n ? idx : u8_offset(obj.u.s->s, n, idx), adv;
-        u8_decode(obj.u.s->s + b, n - b, &adv);
-        *out = tv_str(c, obj.u.s->s + b, adv);
-        return an_error_isset(c->err) ? -1 : 0;
-    }
-    if (obj.k == TV_DICT || obj.k == TV_NS) {
-        tv *v = td_get(obj.u.d, key);
-        if (v) {
-            *out = *v;
-            return 0;
-        }
-    }
-    if (key.k == TV_STR) {
-        *out = tr_getattr(c, obj, key.u.s->s);
-        return an_error_isset(c->err) ? -1 : 0;
-    }
-    *out = tv_undef("item");
-    return 0;
-}
-
-static int do_slice(rctx *c, tv obj, tv *parts, tv *out)
-{
-    int64_t idx[3];
-    int has[3];
-    for (int k = 0; k < 3; k++) {
-        has[k] = parts[k].k != TV_NONE && parts[k].k != TV_UNDEF;
-        if (has[k] && parts[k].k != TV_INT && parts[k].k != TV_BOOL)
-            return tr_fail(c, "slice indices must be integers or None");
-        idx[k] = has[k] ? (parts[k].k == TV_INT ? parts[k].u.i : parts[k].u.b) : 0;
-    }
-    int64_t stepv = has[2] ? idx[2] : 1;
-    if (stepv == 0)
-        return tr_fail(c, "slice step cannot be zero");
-    if (obj.k == TV_UNDEF)
-        return undefined_error(c, obj);
-    int is_str = obj.k == TV_STR;
-    if (!is_str && obj.k != TV_LIST)
-        return tr_fail(c, "'%s' object is not subscriptable", tv_type_name(obj));
-    int64_t n = is_str ? (int64_t)u8_len(obj.u.s->s, obj.u.s->len) : (int64_t)obj.u.l->n;
-    int64_t start, stop;
-    if (stepv > 0) {
-        start = has[0] ? idx[0] : 0;
-        stop = has[1] ? idx[1] : n;
-        if (start < 0) start = start + n < 0 ? 0 : start + n;
-        if (start > n) start = n;
-        if (stop < 0) stop = stop + n < 0 ? 0 : stop + n;
-        if (stop > n) stop = n;
-    } else {
-        start = has[0] ? idx[0] : n - 1;
-        stop = has[1] ? idx[1] : -1 - n; /* sentinel: before the first element */
-        if (start < 0) start = start + n < 0 ? -1 : start + n;
-        if (start >= n) start = n - 1;
-        if (has[1]) {
-            if (stop < 0) stop = stop + n < 0 ? -1 : stop + n;
-            if (stop >= n) stop = n - 1;
-        } else
-            stop = -1;
-    }
-    if (is_str) {
-        const char *s = obj.u.s->s;
-        size_t len = obj.u.s->len;
-        int ascii = (int64_t)len == n;
-        if (stepv == 1) {
-            if (stop <= start) {
-                *out = tv_str(c, "", 0);
-                return 0;
-            }
-            size_t b = ascii ? (size_t)start : u8_offset(s, len, (size_t)start);
-            size_t e = ascii ? (size_t)stop : u8_offset(s, len, (size_t)stop);
-            *out = tv_str(c, s + b, e - b);
-            return an_error_isset(c->err) ? -1 : 0;
-        }
-        /* general step: collect code point offsets */
-        size_t *offs = tr_alloc(c, ((size_t)n + 1) * sizeof *offs);
-        if (!offs)
-            return -1;
-        size_t k = 0;
-        for (size_t i = 0; i < len;) {
-            size_t adv;
-            offs[k++] = i;
-            u8_decode(s + i, len - i, &adv);
-            i += adv;
-        }
-        offs[k] = len;
-        an_strbuf sb;
-        an_sb_init(&sb);
-        for (int64_t i = start; stepv > 0 ? i < stop : i > stop; i += stepv)
-            an_sb_append(&sb, s + offs[i], offs[i + 1] - offs[i]);
-        *out = tv_strbuf(c, &sb);
-        an_sb_free(&sb);
-        return an_error_isset(c->err) ? -1 : 0;
-    }
-    tlist *l = tl_new(c, 0);
-    if (!l)
-        return -1;
-    for (int64_t i = start; stepv > 0 ? i < stop : i > stop; i += stepv)
-        if (tl_push(c, l, obj.u.l->v[i]))
-            return -1;
-    *out = tv_list(l);
-    out->tuple = obj.tuple;
-    return 0;
-}
-
-/* ---- arithmetic ---- */
-
-static int64_t floordiv64(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
-
-int tr_binop(rctx *c, int op, tv a, tv b, tv *out)
-{
-    if (a.k == TV_UNDEF)
-        return undefined_error(c, a);
-    if (b.k == TV_UNDEF)
-        return undefined_error(c, b);
-    if (tv_is_num(a) && tv_is_num(b)) {
-        int ints = a.k != TV_FLOAT && b.k != TV_FLOAT;
-        int64_t x = a.k == TV_INT ? a.u.i : a.u.b, y = b.k == TV_INT ? b.u.i : b.u.b;
-        double fx = tv_num(a), fy = tv_num(b);
-        switch (op) {
-        case OP_ADD:
-            if (ints && !__builtin_add_overflow(x, y, &x)) { *out = tv_int(x); return 0; }
-            *out = tv_float(fx + fy); return 0;
-        case OP_SUB:
-            if (ints && !__builtin_sub_overflow(x, y, &x)) { *out = tv_int(x); return 0; }
-            *out = tv_float(fx - fy); return 0;
-        case OP_MUL:
-            if (ints && !__builtin_mul_overflow(x, y, &x)) { *out = tv_int(x); return 0; }
-            *out = tv_float(fx * fy); return 0;
-        case OP_DIV:
-            if (fy == 0)
-                return tr_fail(c, "division by zero");
-            *out = tv_float(fx / fy);
-            return 0;
-        case OP_FDIV: case OP_MOD:
-            if (ints) {
-                if (y == 0)
-                    return tr_fail(c, "integer division or modulo by zero");
-                if (x == INT64_MIN && y == -1)
-                    return tr_fail(c, "integer overflow");
-                int64_t q = floordiv64(x, y);
-                *out = tv_int(op == OP_FDIV ? q : x - q * y);
-                return 0;
-            }
-            if (fy == 0)
-                return tr_fail(c, "float division by zero");
-            if (op == OP_FDIV)
-                *out = tv_float(floor(fx / fy));
-            else {
-                double m = fmod(fx, fy);
-                if (m != 0 && ((m < 0) != (fy < 0)))
-                    m += fy;
-                *out = tv_float(m);
-            }
-            return 0;
-        case OP_POW:
-            if (ints && y >= 0) {
-                int64_t r = 1, base = x;
-                int ovf = 0;
-                for (int64_t e = y; e > 0 && !ovf; e >>= 1) {
-                    if (e & 1)
-                        ovf |= __builtin_mul_overflow(r, base, &r);
-                    if (e > 1)
-                        ovf |= __builtin_mul_overflow(base, base, &base);
-                }
-                if (!ovf) {
-                    *out = tv_int(r);
-                    return 0;
-                }
-            }
-            *out = tv_float(pow(fx, fy));
-            return 0;
-        }
-    }
-    if (op == OP_ADD && a.k == TV_STR && b.k == TV_STR) {
-        size_t n = a.u.s->len + b.u.s->len;
-        tstr *s = tr_alloc(c, sizeof *s + n + 1);
-        if (!s)
-            return -1;
-        memcpy(s->s, a.u.s->s, a.u.s->len);
-        memcpy(s->s + a.u.s->len, b.u.s->s, b.u.s->len);
-        s->s[n] = 0;
-        s->len = n;
-        out->k = TV_STR;
-        out->u.s = s;
-        out->safe = 0;
-        return 0;
-    }
-    if (op == OP_ADD && a.k == TV_LIST && b.k == TV_LIST && a.tuple == b.tuple) {
-        tlist *l = tl_new(c, a.u.l->n + b.u.l->n);
-        if (!l)
-            return -1;
-        for (size_t i = 0; i < a.u.l->n; i++)
-            tl_push(c, l, a.u.l->v[i]);
-        for (size_t i = 0; i < b.u.l->n; i++)
-            tl_push(c, l, b.u.l->v[i]);
-        *out = tv_list(l);
-        out->tuple = a.tuple;
-        return 0;
-    }
-    if (op == OP_MUL && ((a.k == TV_STR || a.k == TV_LIST) && (b.k == TV_INT || b.k == TV_BOOL))) {
-        int64_t times = b.k == TV_INT ? b.u.i : b.u.b;
-        if (times < 0)
-            times = 0;
-        if (a.k == TV_STR) {
-            if (a.u.s->len && (uint64_t)times > ((size_t)1 << 30) / a.u.s->len)
-                return tr_fail(c, "string repetition too large");
-            an_strbuf sb;
-            an_sb_init(&sb);
-            for (int64_t i = 0; i < times; i++)
-                an_sb_append(&sb, a.u.s->s, a.u.s->len);
-            *out = tv_strbuf(c, &sb);
-            an_sb_free(&sb);
-            return an_error_isset(c->err) ? -1 : 0;
-        }
-        if (a.u.l->n && (uint64_t)times > ((size_t)1 << 24) / a.u.l->n)
-            return tr_fail(c, "list repetition too large");
-        tlist *l = tl_new(c, 0);
-        if (!l)
-            return -1;
-        for (int64_t i = 0; i < times; i++)
-            for (size_t k = 0; k < a.u.l->n; k++)
-                if (tl_push(c, l, a.u.l->v[k]))
-                    return -1;
-        *out = tv_list(l);
-        return 0;
-    }
-    if (op == OP_MUL && (b.k == TV_STR || b.k == TV_LIST) && (a.k == TV_INT || a.k == TV_BOOL))
-        return tr_binop(c, op, b, a, out);
-    static const char *const sym[] = {"+", "-", "*", "/", "//", "%", "**"};
-    return tr_fail(c, "unsupported operand type(s) for %s: '%s' and '%s'", op <= OP_POW ? sym[op] : "?",
-                   tv_type_name(a), tv_type_name(b));
-}
-
-static int contains(rctx *c, tv hay, tv needle, int *res)
-{
-    switch (hay.k) {
-    case TV_UNDEF: *res = 0; return 0;
-    case TV_STR:
-        if (needle.k != TV_STR)
-            return tr_fail(c, "'in <string>' requires string as left operand, not %s", tv_type_name(needle));
-        *res = needle.u.s->len == 0 || memmem(hay.u.s->s, hay.u.s->len, needle.u.s->s, needle.u.s->len) != NULL;
-        return 0;
-    case TV_LIST:
-        *res = 0;
-        for (size_t i = 0; i < hay.u.l->n && !*res; i++)
-            *res = tv_equal(hay.u.l->v[i], needle);
-        return 0;
-    case TV_DICT: case TV_NS:
-        *res = td_get(hay.u.d, needle) != NULL;
-        return 0;
-    default:
-        return tr_fail(c, "argument of type '%s' is not iterable", tv_type_name(hay));
-    }
-}
-
-static int compare_op(rctx *c, int op, tv a, tv b, int *res)
-{
-    switch (op) {
-    case OP_EQ: *res = tv_equal(a, b); return 0;
-    case OP_NE: *res = !tv_equal(a, b); return 0;
-    case OP_IN: return contains(c, b, a, res);
-    case OP_NOTIN: if (contains(c, b, a, res)) return -1; *res = !*res; return 0;
-    default: {
-        if (a.k == TV_UNDEF)
-            return undefined_error(c, a);
-        if (b.k == TV_UNDEF)
-            return undefined_error(c, b);
-        int r = tv_compare(c, a, b);
-        if (r == -2)
-            return -1;
-        *res = op == OP_LT ? r < 0 : op == OP_LE ? r <= 0 : op == OP_GT ? r > 0 : r >= 0;
-        return 0;
-    }
-    }
 }
 
 /* ---- calls ---- */
@@ -535,10 +150,8 @@ static int call_macro(rctx *c, tmacro *m, frame *closure, targs *a, tv caller, t
     c->out = saved;
     if (r != X_OK && r != X_ERR)
         tr_fail(c, "'break' or 'continue' inside a macro");
-    if (r == X_OK) {
+    if (r == X_OK) /* a plain str: Markup only under autoescape, which is off */
         *out = tv_strbuf(c, &buf);
-        out->safe = 1;
-    }
     an_sb_free(&buf);
     c->depth--;
     return r == X_OK && !an_error_isset(c->err) ? 0 : -1;
@@ -583,32 +196,76 @@ int tr_call(rctx *c, tv fn, tv *pos, int npos, const char **kwn, tv *kwv, int nk
         }
         return tb_method(c, self, fn.u.me->name, &a, out);
     }
-    case TV_UNDEF: return undefined_error(c, fn);
+    case TV_LOOP:
+        if (npos != 1 || nkw)
+            return tr_fail(c, "loop() takes exactly one argument");
+        return call_loop(c, fn.u.lp, pos[0], out);
+    case TV_UNDEF: return tr_undefined_error(c, fn);
     default: return tr_fail(c, "'%s' object is not callable", tv_type_name(fn));
     }
 }
 
-static int eval_args(rctx *c, frame *f, expr *e, tv **pos, const char ***kwn, tv **kwv, int extra_kw)
+/* Evaluate call arguments; npos and nkw are the counts after f(*a, **k) expansion.
+ * extra_kw keeps room for keyword arguments the caller appends. */
+static int eval_args(rctx *c, frame *f, expr *e, tv **pos, int *npos, const char ***kwn, tv **kwv, int *nkw,
+                     int extra_kw)
 {
-    *pos = tr_alloc(c, (size_t)(e->nargs + 1) * sizeof **pos);
-    *kwn = tr_alloc(c, (size_t)(e->nkw + extra_kw + 1) * sizeof **kwn);
-    *kwv = tr_alloc(c, (size_t)(e->nkw + extra_kw + 1) * sizeof **kwv);
+    tv da = tv_none(), dk = tv_none();
+    if (e->dyn_args && ev(c, f, e->dyn_args, &da))
+        return -1;
+    if (e->dyn_kwargs && ev(c, f, e->dyn_kwargs, &dk))
+        return -1;
+    tlist *dl = NULL;
+    if (e->dyn_args && !(dl = tv_iter(c, da)))
+        return -1;
+    if (e->dyn_kwargs && dk.k != TV_DICT)
+        return tr_fail(c, "argument after ** must be a mapping, not %s", tv_type_name(dk));
+    size_t np = (size_t)e->nargs + (dl ? dl->n : 0), nk = (size_t)e->nkw + (e->dyn_kwargs ? dk.u.d->n : 0);
+    *pos = tr_alloc(c, (np + 1) * sizeof **pos);
+    *kwn = tr_alloc(c, (nk + (size_t)extra_kw + 1) * sizeof **kwn);
+    *kwv = tr_alloc(c, (nk + (size_t)extra_kw + 1) * sizeof **kwv);
     if (!*pos || !*kwn || !*kwv)
         return -1;
     for (int i = 0; i < e->nargs; i++)
         if (ev(c, f, e->args[i], &(*pos)[i]))
             return -1;
+    for (size_t i = 0; dl && i < dl->n; i++)
+        (*pos)[(size_t)e->nargs + i] = dl->v[i];
     for (int i = 0; i < e->nkw; i++) {
         (*kwn)[i] = e->kw[i].name;
         if (ev(c, f, e->kw[i].e, &(*kwv)[i]))
             return -1;
     }
+    for (size_t i = 0; e->dyn_kwargs && i < dk.u.d->n; i++) {
+        tv k = dk.u.d->key[i];
+        if (k.k != TV_STR)
+            return tr_fail(c, "keywords must be strings");
+        (*kwn)[(size_t)e->nkw + i] = k.u.s->s;
+        (*kwv)[(size_t)e->nkw + i] = dk.u.d->val[i];
+    }
+    *npos = (int)np;
+    *nkw = (int)nk;
     return 0;
 }
 
 /* ---- expressions ---- */
 
+static int ev_inner(rctx *c, frame *f, expr *e, tv *out);
+
+/* Expression trees can be deep without nesting brackets (a+a+a+..., x|f|f|f...): the
+ * recursion is bounded here rather than by the C stack. */
 static int ev(rctx *c, frame *f, expr *e, tv *out)
+{
+    if (++c->edepth > 3000) {
+        c->edepth--;
+        return tr_fail(c, "expression nested too deeply");
+    }
+    int r = ev_inner(c, f, e, out);
+    c->edepth--;
+    return r;
+}
+
+static int ev_inner(rctx *c, frame *f, expr *e, tv *out)
 {
     c->line = e->line;
     c->col = e->col;
@@ -651,7 +308,7 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
         if (ev(c, f, e->a, &obj))
             return -1;
         if (obj.k == TV_UNDEF)
-            return undefined_error(c, obj);
+            return tr_undefined_error(c, obj);
         *out = tr_getattr(c, obj, e->name);
         return an_error_isset(c->err) ? -1 : 0;
     }
@@ -665,7 +322,7 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
                     if (ev(c, f, e->a, &obj))
                         return -1;
                     if (obj.k == TV_UNDEF)
-                        return undefined_error(c, obj);
+                        return tr_undefined_error(c, obj);
                     *out = tv_undef("item");
                     return 0;
                 }
@@ -684,15 +341,16 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
             if (e->args[k] && ev(c, f, e->args[k], &parts[k]))
                 return -1;
         }
-        return do_slice(c, obj, parts, out);
+        return tr_slice(c, obj, parts, out);
     }
     case E_CALL: {
         tv fn, *pos, *kwv;
         const char **kwn;
-        if (ev(c, f, e->a, &fn) || eval_args(c, f, e, &pos, &kwn, &kwv, 0))
+        int np, nk;
+        if (ev(c, f, e->a, &fn) || eval_args(c, f, e, &pos, &np, &kwn, &kwv, &nk, 0))
             return -1;
         int line = e->line, col = e->col;
-        int r = tr_call(c, fn, pos, e->nargs, kwn, kwv, e->nkw, out);
+        int r = tr_call(c, fn, pos, np, kwn, kwv, nk, out);
         c->line = line;
         c->col = col;
         return r;
@@ -700,9 +358,10 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
     case E_FILTER: case E_TEST: {
         tv in, *pos, *kwv;
         const char **kwn;
-        if (ev(c, f, e->a, &in) || eval_args(c, f, e, &pos, &kwn, &kwv, 0))
+        int np, nk;
+        if (ev(c, f, e->a, &in) || eval_args(c, f, e, &pos, &np, &kwn, &kwv, &nk, 0))
             return -1;
-        targs a = {.pos = pos, .npos = e->nargs, .kwn = kwn, .kwv = kwv, .nkw = e->nkw};
+        targs a = {.pos = pos, .npos = np, .kwn = kwn, .kwv = kwv, .nkw = nk};
         c->line = e->line;
         c->col = e->col;
         if (e->k == E_FILTER)
@@ -725,7 +384,7 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
         if (ev(c, f, e->a, &x))
             return -1;
         if (!tv_is_num(x))
-            return x.k == TV_UNDEF ? undefined_error(c, x)
+            return x.k == TV_UNDEF ? tr_undefined_error(c, x)
                                    : tr_fail(c, "bad operand type for unary %c: '%s'", e->k == E_NEG ? '-' : '+', tv_type_name(x));
         if (e->k == E_POS)
             *out = x.k == TV_BOOL ? tv_int(x.u.b) : x;
@@ -773,7 +432,7 @@ static int ev(rctx *c, frame *f, expr *e, tv *out)
         for (int i = 1; i < e->nargs; i++) {
             tv right;
             int res;
-            if (ev(c, f, e->args[i], &right) || compare_op(c, e->ops[i - 1], left, right, &res))
+            if (ev(c, f, e->args[i], &right) || tr_compare_op(c, e->ops[i - 1], left, right, &res))
                 return -1;
             if (!res) {
                 *out = tv_bool(0);
@@ -855,6 +514,11 @@ static int exec_for(rctx *c, frame *f, stmt *s)
     tv it;
     if (ev(c, f, s->e, &it))
         return X_ERR;
+    return run_loop(c, f, s, it, 1);
+}
+
+static int run_loop(rctx *c, frame *f, stmt *s, tv it, int depth)
+{
     tlist *items = tv_iter(c, it);
     if (!items)
         return X_ERR;
@@ -876,6 +540,9 @@ static int exec_for(rctx *c, frame *f, stmt *s)
     if (!lp)
         return X_ERR;
     lp->items = items;
+    lp->s = s;
+    lp->outer = f;
+    lp->depth = depth;
     tv loopv = {.k = TV_LOOP};
     loopv.u.lp = lp;
     size_t n = items->n;
@@ -895,6 +562,25 @@ static int exec_for(rctx *c, frame *f, stmt *s)
     if (n == 0)
         return exec_body(c, f, &s->b2);
     return X_OK;
+}
+
+/* loop(items) inside a recursive loop: the same loop one level deeper, as a string. */
+static int call_loop(rctx *c, tloop *lp, tv items, tv *out)
+{
+    if (!lp->s->recursive)
+        return tr_fail(c, "the loop must have the 'recursive' marker to be called recursively");
+    if (++c->depth > (c->lim && c->lim->max_depth ? c->lim->max_depth : 200))
+        return tr_fail(c, "maximum recursion depth exceeded in a recursive loop");
+    an_strbuf buf, *saved = c->out;
+    an_sb_init(&buf);
+    c->out = &buf;
+    int r = run_loop(c, lp->outer, lp->s, items, lp->depth + 1);
+    c->out = saved;
+    if (r == X_OK)
+        *out = tv_strbuf(c, &buf);
+    an_sb_free(&buf);
+    c->depth--;
+    return r == X_OK && !an_error_isset(c->err) ? 0 : -1;
 }
 
 static int exec_stmt(rctx *c, frame *f, stmt *s)
@@ -969,11 +655,12 @@ static int exec_stmt(rctx *c, frame *f, stmt *s)
         caller.u.m = m;
         tv fn, *pos, *kwv, out;
         const char **kwn;
-        if (ev(c, f, s->call->a, &fn) || eval_args(c, f, s->call, &pos, &kwn, &kwv, 1))
+        int np, nk;
+        if (ev(c, f, s->call->a, &fn) || eval_args(c, f, s->call, &pos, &np, &kwn, &kwv, &nk, 1))
             return X_ERR;
-        kwn[s->call->nkw] = "caller";
-        kwv[s->call->nkw] = caller;
-        if (tr_call(c, fn, pos, s->call->nargs, kwn, kwv, s->call->nkw + 1, &out))
+        kwn[nk] = "caller";
+        kwv[nk] = caller;
+        if (tr_call(c, fn, pos, np, kwn, kwv, nk + 1, &out))
             return X_ERR;
         tv str = tv_to_str(c, out);
         if (str.k != TV_STR)

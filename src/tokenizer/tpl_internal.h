@@ -85,6 +85,7 @@ struct expr {
                                E_DICT keys/values interleaved, E_CMP operands,
                                E_SLICE start/stop/step (NULL when absent) */
     kwarg *kw; int nkw;
+    expr *dyn_args, *dyn_kwargs;    /* f(*a, **k) */
     uint8_t *ops;           /* E_CMP: nargs-1 operators */
 };
 
@@ -168,9 +169,20 @@ typedef struct rctx {
     tdict *globals;                /* caller variables */
     an_strbuf *out;                /* where output goes now */
     size_t steps, bytes_alloc;
-    int depth;
+    int depth;                     /* macro calls and recursive loops */
+    int edepth;                    /* expression evaluation */
     int line, col;                 /* last statement/expression position, for errors */
 } rctx;
+
+struct tloop {
+    tlist *items;
+    size_t i;
+    tv last_changed;
+    int has_changed;
+    stmt *s;         /* the for statement, for loop(...) in recursive loops */
+    frame *outer;    /* the frame the loop runs in */
+    int depth;       /* 1 for the outermost level */
+};
 
 /* Allocation in the render arena, bounded by lim->max_memory. */
 void *tr_alloc(rctx *c, size_t n);
@@ -205,10 +217,15 @@ const char *tv_type_name(tv v);                    /* Python type name for messa
 int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr);
 tv tv_to_str(rctx *c, tv v);                       /* str(v) as a TV_STR */
 void tpl_float_repr(double f, char *buf, size_t n);
-/* json.dumps(v, ensure_ascii=False, indent, separators, sort_keys). indent < 0: none;
- * indent_str overrides when not NULL. */
-int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str,
-              const char *item_sep, const char *key_sep, int sort_keys, int level);
+/* json.dumps options: indent < 0 and indent_str NULL for none; indent_str (a string
+ * indent) wins over indent. */
+typedef struct tjson_opts {
+    int indent;
+    const char *indent_str;
+    const char *item_sep, *key_sep;
+    int sort_keys, ensure_ascii;
+} tjson_opts;
+int tv_tojson(rctx *c, an_strbuf *sb, tv v, const tjson_opts *o, int level);
 tv tv_from_json(rctx *c, struct json_object *j);
 
 /* Code points in a UTF-8 string, and the byte offset of code point i. */
@@ -228,6 +245,12 @@ int tr_call(rctx *c, tv fn, tv *args, int nargs, const char **kwn, tv *kwv, int 
 tv tr_getattr(rctx *c, tv obj, const char *name);
 int tr_getitem(rctx *c, tv obj, tv key, tv *out);
 int tr_binop(rctx *c, int op, tv a, tv b, tv *out);
+/* obj[start:stop:step]; parts are TV_NONE when absent. */
+int tr_slice(rctx *c, tv obj, tv *parts, tv *out);
+/* a <op> b for the comparison operators and (not) in. */
+int tr_compare_op(rctx *c, int op, tv a, tv b, int *res);
+/* The error an undefined value raises when used ("'x' is undefined"). */
+int tr_undefined_error(rctx *c, tv u);
 
 /* Builtins: filters, tests, methods, global functions. */
 typedef struct targs {
@@ -240,6 +263,8 @@ int tb_test(rctx *c, const char *name, tv in, targs *a, int *result);
 int tb_has_test(const char *name);
 int tb_method(rctx *c, tv self, const char *name, targs *a, tv *out);
 int tb_has_method(tv self, const char *name);
+/* markupsafe.escape: a safe string is returned as is, anything else is str()'d and escaped. */
+int tb_escape(rctx *c, tv in, tv *out);
 
 enum { TF_RANGE = 1, TF_NAMESPACE, TF_DICT, TF_RAISE, TF_STRFTIME };
 int tb_global_fn(const char *name);
@@ -251,6 +276,8 @@ tv ts_case(rctx *c, tv s, int mode); /* 0 lower, 1 upper, 2 str.title, 3 capital
 tv ts_replace(rctx *c, tv s, tv old, tv new, int64_t count);
 tv ts_split(rctx *c, tv s, const tstr *sep, int64_t maxsplit, int from_right);
 tv ts_splitlines(rctx *c, tv s, int keepends);
+/* fmt % args (printf-style; args a tuple, a dict for %(name)s, or one value). */
+int ts_percent(rctx *c, tv fmt, tv args, tv *out);
 
 /* Argument helper: positional i or keyword name, else NULL. */
 tv *targ(targs *a, int i, const char *name);

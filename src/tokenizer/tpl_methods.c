@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "tokenizer/tpl_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,98 @@ tv ts_strip(rctx *c, tv s, const tstr *chars, int left, int right)
     return tv_str(c, p + b, e - b);
 }
 
-/* 0 lower, 1 upper, 2 title (str.title), 3 capitalize */
+/* Unicode's unconditional full case mappings that are not one code point (SpecialCasing:
+ * upper and title forms), except the Greek letters with ypogegrammeni. */
+static const struct special_case {
+    uint32_t cp;
+    uint32_t upper[3], title[3];
+} SPECIAL[] = {
+    {0x00DF, {0x53, 0x53}, {0x53, 0x73}},
+    {0x0149, {0x2BC, 0x4E}, {0x2BC, 0x4E}},
+    {0x01F0, {0x4A, 0x30C}, {0x4A, 0x30C}},
+    {0x0390, {0x399, 0x308, 0x301}, {0x399, 0x308, 0x301}},
+    {0x03B0, {0x3A5, 0x308, 0x301}, {0x3A5, 0x308, 0x301}},
+    {0x0587, {0x535, 0x552}, {0x535, 0x582}},
+    {0x1E96, {0x48, 0x331}, {0x48, 0x331}},
+    {0x1E97, {0x54, 0x308}, {0x54, 0x308}},
+    {0x1E98, {0x57, 0x30A}, {0x57, 0x30A}},
+    {0x1E99, {0x59, 0x30A}, {0x59, 0x30A}},
+    {0x1E9A, {0x41, 0x2BE}, {0x41, 0x2BE}},
+    {0x1F50, {0x3A5, 0x313}, {0x3A5, 0x313}},
+    {0x1F52, {0x3A5, 0x313, 0x300}, {0x3A5, 0x313, 0x300}},
+    {0x1F54, {0x3A5, 0x313, 0x301}, {0x3A5, 0x313, 0x301}},
+    {0x1F56, {0x3A5, 0x313, 0x342}, {0x3A5, 0x313, 0x342}},
+    {0x1FB6, {0x391, 0x342}, {0x391, 0x342}},
+    {0x1FC6, {0x397, 0x342}, {0x397, 0x342}},
+    {0x1FD2, {0x399, 0x308, 0x300}, {0x399, 0x308, 0x300}},
+    {0x1FD3, {0x399, 0x308, 0x301}, {0x399, 0x308, 0x301}},
+    {0x1FD6, {0x399, 0x342}, {0x399, 0x342}},
+    {0x1FD7, {0x399, 0x308, 0x342}, {0x399, 0x308, 0x342}},
+    {0x1FE2, {0x3A5, 0x308, 0x300}, {0x3A5, 0x308, 0x300}},
+    {0x1FE3, {0x3A5, 0x308, 0x301}, {0x3A5, 0x308, 0x301}},
+    {0x1FE4, {0x3A1, 0x313}, {0x3A1, 0x313}},
+    {0x1FE6, {0x3A5, 0x342}, {0x3A5, 0x342}},
+    {0x1FE7, {0x3A5, 0x308, 0x342}, {0x3A5, 0x308, 0x342}},
+    {0xFB00, {0x46, 0x46}, {0x46, 0x66}},
+    {0xFB01, {0x46, 0x49}, {0x46, 0x69}},
+    {0xFB02, {0x46, 0x4C}, {0x46, 0x6C}},
+    {0xFB03, {0x46, 0x46, 0x49}, {0x46, 0x66, 0x69}},
+    {0xFB04, {0x46, 0x46, 0x4C}, {0x46, 0x66, 0x6C}},
+    {0xFB05, {0x53, 0x54}, {0x53, 0x74}},
+    {0xFB06, {0x53, 0x54}, {0x53, 0x74}},
+    {0xFB13, {0x544, 0x546}, {0x544, 0x576}},
+    {0xFB14, {0x544, 0x535}, {0x544, 0x565}},
+    {0xFB15, {0x544, 0x53B}, {0x544, 0x56B}},
+    {0xFB16, {0x54E, 0x546}, {0x54E, 0x576}},
+    {0xFB17, {0x544, 0x53D}, {0x544, 0x56D}},
+};
+
+static int is_cased(uint32_t cp)
+{
+    utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
+    return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT ||
+           utf8proc_isupper((utf8proc_int32_t)cp) || utf8proc_islower((utf8proc_int32_t)cp);
+}
+
+static int is_case_ignorable(uint32_t cp)
+{
+    utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
+    return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_ME || cat == UTF8PROC_CATEGORY_CF ||
+           cat == UTF8PROC_CATEGORY_LM || cat == UTF8PROC_CATEGORY_SK || cp == '\'' || cp == '.' || cp == ':' ||
+           cp == 0xB7 || cp == 0x2018 || cp == 0x2019 || cp == 0x2024 || cp == 0x2027 || cp == 0xFE13 ||
+           cp == 0xFE52 || cp == 0xFE55 || cp == 0xFF07 || cp == 0xFF0E || cp == 0xFF1A;
+}
+
+/* Σ lower-cases to ς at the end of a word (Unicode's Final_Sigma, as Python does). */
+static uint32_t lower_sigma(const char *p, size_t n, size_t i, size_t adv)
+{
+    size_t j = i;
+    uint32_t prev = 0;
+    int found = 0;
+    while (j > 0) {
+        size_t k = j - 1, a;
+        while (k > 0 && ((unsigned char)p[k] & 0xC0) == 0x80)
+            k--;
+        prev = u8_decode(p + k, j - k, &a);
+        j = k;
+        if (!is_case_ignorable(prev)) {
+            found = 1;
+            break;
+        }
+    }
+    if (!found || !is_cased(prev))
+        return 0x3C3;
+    for (size_t k = i + adv; k < n;) {
+        size_t a;
+        uint32_t next = u8_decode(p + k, n - k, &a);
+        if (!is_case_ignorable(next))
+            return is_cased(next) ? 0x3C3 : 0x3C2;
+        k += a;
+    }
+    return 0x3C2;
+}
+
+/* 0 lower, 1 upper, 2 title (str.title), 3 capitalize — Python's full case mappings. */
 tv ts_case(rctx *c, tv s, int mode)
 {
     an_strbuf sb;
@@ -83,43 +175,38 @@ tv ts_case(rctx *c, tv s, int mode)
     for (size_t i = 0; i < n;) {
         size_t adv;
         uint32_t cp = u8_decode(p + i, n - i, &adv);
-        uint32_t o = cp;
-        int prev_was_cased = prev_cased;
-        int cased = utf8proc_isupper((utf8proc_int32_t)cp) || utf8proc_islower((utf8proc_int32_t)cp) ||
-                    utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_LT;
-        switch (mode) {
-        case 0: o = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp); break;
-        case 1: o = (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp); break;
-        case 2:
-            o = prev_cased ? (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp)
-                           : (uint32_t)utf8proc_totitle((utf8proc_int32_t)cp);
-            prev_cased = cased;
-            break;
-        case 3:
-            o = first ? (uint32_t)utf8proc_totitle((utf8proc_int32_t)cp) : (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
-            break;
+        /* which mapping: 'L'ower, 'U'pper or 'T'itle */
+        char how = mode == 0 ? 'L' : mode == 1 ? 'U' : mode == 2 ? (prev_cased ? 'L' : 'T') : (first ? 'T' : 'L');
+        if (mode == 2)
+            prev_cased = is_cased(cp);
+        first = 0;
+        const uint32_t *multi = NULL;
+        uint32_t o;
+        if (how == 'L') {
+            if (cp == 0x130) { /* İ → i + combining dot */
+                an_sb_append(&sb, "i\xcc\x87", 3);
+                i += adv;
+                continue;
+            }
+            o = cp == 0x3A3 ? lower_sigma(p, n, i, adv) : (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
+        } else {
+            if (cp >= 0xDF && cp <= 0xFB17)
+                for (size_t k = 0; k < sizeof SPECIAL / sizeof SPECIAL[0]; k++)
+                    if (SPECIAL[k].cp == cp)
+                        multi = how == 'U' ? SPECIAL[k].upper : SPECIAL[k].title;
+            o = how == 'U' ? (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp) : (uint32_t)utf8proc_totitle((utf8proc_int32_t)cp);
         }
-        const char *special = NULL; /* full case mappings that are not one code point */
-        if (mode == 0 && cp == 0x130)
-            special = "i\xcc\x87";
-        else if ((mode == 1 || ((mode == 2 && !prev_was_cased) || (mode == 3 && first))) && cp >= 0xFB00 && cp <= 0xFB06) {
-            static const char *const up[] = {"FF", "FI", "FL", "FFI", "FFL", "ST", "ST"};
-            static const char *const ti[] = {"Ff", "Fi", "Fl", "Ffi", "Ffl", "St", "St"};
-            special = mode == 1 ? up[cp - 0xFB00] : ti[cp - 0xFB00];
-        }
-        if (special)
-            an_sb_puts(&sb, special);
-        else if (((mode == 3 && first) || (mode == 2 && !prev_was_cased)) && cp == 0xDF) { /* ß → "Ss" */
-            an_sb_puts(&sb, "Ss");
-        } else if (mode == 1 && cp == 0xDF) {
-            an_sb_puts(&sb, "SS");
+        if (multi) {
+            for (int k = 0; k < 3 && multi[k]; k++) {
+                char buf[4];
+                an_sb_append(&sb, buf, (size_t)u8_encode(multi[k], buf));
+            }
         } else if (o == cp)
             an_sb_append(&sb, p + i, adv);
         else {
             char buf[4];
             an_sb_append(&sb, buf, (size_t)u8_encode(o, buf));
         }
-        first = 0;
         i += adv;
     }
     tv r = tv_strbuf(c, &sb);
@@ -440,12 +527,28 @@ static int str_pred(tv s, int which)
         int alpha = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
         int digit = cat == UTF8PROC_CATEGORY_ND;
         switch (which) {
-        case 0: if (!digit) return 0; break;
+        case 0: /* isdigit: decimal digits and the other Numeric_Type=Digit characters */
+            if (!digit && !(cp == 0xB2 || cp == 0xB3 || cp == 0xB9 || cp == 0x2070 || (cp >= 0x2074 && cp <= 0x2079) ||
+                            (cp >= 0x2080 && cp <= 0x2089) || (cp >= 0x2460 && cp <= 0x2468) ||
+                            (cp >= 0x2474 && cp <= 0x247C) || (cp >= 0x2488 && cp <= 0x2490) || cp == 0x24EA ||
+                            (cp >= 0x24F5 && cp <= 0x24FD) || cp == 0x24FF || (cp >= 0x2776 && cp <= 0x277E) ||
+                            (cp >= 0x2780 && cp <= 0x2788) || (cp >= 0x278A && cp <= 0x2792) ||
+                            (cp >= 0x1F100 && cp <= 0x1F10A)))
+                return 0;
+            break;
         case 1: if (!alpha) return 0; break;
         case 2: if (!alpha && !digit && cat != UTF8PROC_CATEGORY_NL && cat != UTF8PROC_CATEGORY_NO) return 0; break;
         case 3: if (!u8_is_space((uint32_t)cp)) return 0; break;
-        case 4: if (utf8proc_islower(cp)) return 0; if (utf8proc_isupper(cp)) any_cased = 1; break;
-        case 5: if (utf8proc_isupper(cp)) return 0; if (utf8proc_islower(cp)) any_cased = 1; break;
+        case 4: /* isupper: every cased character upper-case, at least one */
+            if (is_cased((uint32_t)cp) && !utf8proc_isupper(cp))
+                return 0;
+            any_cased |= is_cased((uint32_t)cp);
+            break;
+        case 5:
+            if (is_cased((uint32_t)cp) && !utf8proc_islower(cp))
+                return 0;
+            any_cased |= is_cased((uint32_t)cp);
+            break;
         }
         i += adv;
     }
@@ -636,4 +739,134 @@ int tb_method(rctx *c, tv self, const char *name, targs *a, tv *out)
         return 0;
     }
     return tr_fail(c, "'%s' object has no attribute '%s'", tv_type_name(self), name);
+}
+
+/* fmt % args, Python's printf-style formatting: %s %r %d %i %f %e %g %x %o %c %%, with
+ * flags, width, precision and %(name)s from a dict. */
+int ts_percent(rctx *c, tv fmt, tv args, tv *out)
+{
+    const char *p = fmt.u.s->s;
+    size_t n = fmt.u.s->len, argi = 0;
+    tlist one = {.n = 1, .cap = 1, .v = &args};
+    tlist *list = args.k == TV_LIST && args.tuple ? args.u.l : &one;
+    tdict *map = args.k == TV_DICT ? args.u.d : NULL;
+    int used_map = 0;
+    an_strbuf sb;
+    an_sb_init(&sb);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '%') {
+            an_sb_putc(&sb, p[i]);
+            continue;
+        }
+        if (++i >= n)
+            goto incomplete;
+        tv v;
+        if (p[i] == '(') {
+            size_t e = i + 1;
+            while (e < n && p[e] != ')')
+                e++;
+            if (e >= n || !map) {
+                an_sb_free(&sb);
+                return tr_fail(c, e >= n ? "incomplete format key" : "format requires a mapping");
+            }
+            tv *x = td_get(map, tv_str(c, p + i + 1, e - i - 1));
+            if (!x) {
+                an_sb_free(&sb);
+                return tr_fail(c, "format: no key '%.*s'", (int)(e - i - 1), p + i + 1);
+            }
+            v = *x;
+            used_map = 1;
+            i = e + 1;
+        } else
+            v = tv_undef(NULL);
+        char spec[32];
+        size_t sn = 0;
+        spec[sn++] = '%';
+        while (i < n && p[i] && strchr("-+ #0", p[i]) && sn < 8)
+            spec[sn++] = p[i++];
+        long width = 0, prec = -1;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            width = width * 10 + (p[i++] - '0') % 1000;
+        if (i < n && p[i] == '.') {
+            prec = 0;
+            i++;
+            while (i < n && p[i] >= '0' && p[i] <= '9')
+                prec = prec * 10 + (p[i++] - '0') % 1000;
+        }
+        if (width > 1000 || prec > 1000) {
+            an_sb_free(&sb);
+            return tr_fail(c, "format: width or precision too large");
+        }
+        if (i >= n)
+            goto incomplete;
+        char conv = p[i];
+        if (conv == '%') {
+            an_sb_putc(&sb, '%');
+            continue;
+        }
+        if (v.k == TV_UNDEF && !used_map) {
+            if (argi >= list->n) {
+                an_sb_free(&sb);
+                return tr_fail(c, "not enough arguments for format string");
+            }
+            v = list->v[argi++];
+        }
+        int left = memchr(spec, '-', sn) != NULL;
+        if (conv == 's' || conv == 'r' || conv == 'a') {
+            an_strbuf t;
+            an_sb_init(&t);
+            tv_to_sb(c, &t, v, conv != 's');
+            size_t len = t.len;
+            if (prec >= 0 && (size_t)prec < u8_len(t.buf, t.len))
+                len = u8_offset(t.buf, t.len, (size_t)prec);
+            long pad = width - (long)u8_len(t.buf, len);
+            for (long k = 0; !left && k < pad; k++)
+                an_sb_putc(&sb, ' ');
+            an_sb_append(&sb, t.buf, len);
+            for (long k = 0; left && k < pad; k++)
+                an_sb_putc(&sb, ' ');
+            an_sb_free(&t);
+            continue;
+        }
+        if (!tv_is_num(v)) {
+            an_sb_free(&sb);
+            return tr_fail(c, "%%%c format: a real number is required, not %s", conv, tv_type_name(v));
+        }
+        char buf[1100];
+        sn += (size_t)snprintf(spec + sn, sizeof spec - sn, "%ld", width);
+        if (prec >= 0)
+            sn += (size_t)snprintf(spec + sn, sizeof spec - sn, ".%ld", prec);
+        if (conv && strchr("diouxXc", conv)) {
+            double d = tv_num(v);
+            if (v.k == TV_FLOAT && (!isfinite(d) || fabs(d) > 9.2e18)) {
+                an_sb_free(&sb);
+                return tr_fail(c, "cannot convert float to integer");
+            }
+            long long iv = v.k == TV_FLOAT ? (long long)d : v.k == TV_INT ? (long long)v.u.i : v.u.b;
+            if (conv == 'c') {
+                char u[4];
+                an_sb_append(&sb, u, (size_t)u8_encode((uint32_t)iv & 0x1FFFFF, u));
+                continue;
+            }
+            snprintf(spec + sn, sizeof spec - sn, "ll%c", conv == 'i' || conv == 'u' ? 'd' : conv);
+            snprintf(buf, sizeof buf, spec, iv);
+        } else if (conv && strchr("feEgGF", conv)) {
+            snprintf(spec + sn, sizeof spec - sn, "%c", conv);
+            snprintf(buf, sizeof buf, spec, tv_num(v));
+        } else {
+            an_sb_free(&sb);
+            return tr_fail(c, "unsupported format character '%c'", conv);
+        }
+        an_sb_puts(&sb, buf);
+    }
+    if (!used_map && !map && argi < list->n) {
+        an_sb_free(&sb);
+        return tr_fail(c, "not all arguments converted during string formatting");
+    }
+    *out = tv_strbuf(c, &sb);
+    an_sb_free(&sb);
+    return an_error_isset(c->err) ? -1 : 0;
+incomplete:
+    an_sb_free(&sb);
+    return tr_fail(c, "incomplete format");
 }

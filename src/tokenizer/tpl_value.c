@@ -249,8 +249,18 @@ int tv_truthy(tv v)
     }
 }
 
-int tv_equal(tv a, tv b)
+/* Nesting is bounded (a template can build lists within lists): past this depth values
+ * compare unequal and printing fails, where Python would raise RecursionError. */
+#define MAX_VALUE_DEPTH 400
+
+static int equal_d(tv a, tv b, int depth);
+
+int tv_equal(tv a, tv b) { return equal_d(a, b, 0); }
+
+static int equal_d(tv a, tv b, int depth)
 {
+    if (depth > MAX_VALUE_DEPTH)
+        return 0;
     if (tv_is_num(a) && tv_is_num(b)) {
         if (a.k != TV_FLOAT && b.k != TV_FLOAT)
             return (a.k == TV_INT ? a.u.i : a.u.b) == (b.k == TV_INT ? b.u.i : b.u.b);
@@ -266,7 +276,7 @@ int tv_equal(tv a, tv b)
         if (a.tuple != b.tuple || a.u.l->n != b.u.l->n)
             return 0;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!tv_equal(a.u.l->v[i], b.u.l->v[i]))
+            if (!equal_d(a.u.l->v[i], b.u.l->v[i], depth + 1))
                 return 0;
         return 1;
     case TV_DICT:
@@ -278,7 +288,7 @@ int tv_equal(tv a, tv b)
             return 0;
         for (size_t i = 0; i < a.u.d->n; i++) {
             tv *o = td_get(b.u.d, a.u.d->key[i]);
-            if (!o || !tv_equal(a.u.d->val[i], *o))
+            if (!o || !equal_d(a.u.d->val[i], *o, depth + 1))
                 return 0;
         }
         return 1;
@@ -307,8 +317,16 @@ const char *tv_type_name(tv v)
     }
 }
 
-int tv_compare(rctx *c, tv a, tv b)
+static int compare_d(rctx *c, tv a, tv b, int depth);
+
+int tv_compare(rctx *c, tv a, tv b) { return compare_d(c, a, b, 0); }
+
+static int compare_d(rctx *c, tv a, tv b, int depth)
 {
+    if (depth > MAX_VALUE_DEPTH) {
+        tr_fail(c, "maximum recursion depth exceeded in comparison");
+        return -2;
+    }
     if (tv_is_num(a) && tv_is_num(b)) {
         if (a.k != TV_FLOAT && b.k != TV_FLOAT) {
             int64_t x = a.k == TV_INT ? a.u.i : a.u.b, y = b.k == TV_INT ? b.u.i : b.u.b;
@@ -329,7 +347,7 @@ int tv_compare(rctx *c, tv a, tv b)
         for (size_t i = 0; i < n; i++) {
             if (tv_equal(a.u.l->v[i], b.u.l->v[i]))
                 continue;
-            return tv_compare(c, a.u.l->v[i], b.u.l->v[i]);
+            return compare_d(c, a.u.l->v[i], b.u.l->v[i], depth + 1);
         }
         return a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
     }
@@ -405,31 +423,53 @@ static int repr_str(an_strbuf *sb, const char *s, size_t n)
     int has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
     char q = has_sq && !has_dq ? '"' : '\'';
     int r = an_sb_putc(sb, q);
+    size_t run = 0; /* start of the pending bytes that need no escape */
     for (size_t i = 0; i < n && !r;) {
         size_t adv;
         uint32_t cp = u8_decode(s + i, n - i, &adv);
+        char esc[12];
+        const char *e = NULL;
         if (cp == (uint32_t)q || cp == '\\') {
-            r |= an_sb_putc(sb, '\\');
-            r |= an_sb_putc(sb, (char)cp);
+            esc[0] = '\\';
+            esc[1] = (char)cp;
+            esc[2] = 0;
+            e = esc;
         } else if (cp == '\n')
-            r |= an_sb_puts(sb, "\\n");
+            e = "\\n";
         else if (cp == '\r')
-            r |= an_sb_puts(sb, "\\r");
+            e = "\\r";
         else if (cp == '\t')
-            r |= an_sb_puts(sb, "\\t");
-        else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0xad)
-            r |= an_sb_appendf(sb, "\\x%02x", cp);
-        else if (cp == 0x2028 || cp == 0x2029 || cp == 0x85 || (cp >= 0x2000 && cp <= 0x200f) || cp == 0xfeff)
-            r |= an_sb_appendf(sb, "\\u%04x", cp);
-        else
-            r |= an_sb_append(sb, s + i, adv);
+            e = "\\t";
+        else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0xad) {
+            snprintf(esc, sizeof esc, "\\x%02x", cp);
+            e = esc;
+        } else if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x2000 && cp <= 0x200f) || cp == 0xfeff) {
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
+            e = esc;
+        }
+        if (e) {
+            r |= an_sb_append(sb, s + run, i - run);
+            r |= an_sb_puts(sb, e);
+            run = i + adv;
+        }
         i += adv;
     }
+    r |= an_sb_append(sb, s + run, n - run);
     return r | an_sb_putc(sb, q);
 }
 
-int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr)
+static int to_sb_d(rctx *c, an_strbuf *sb, tv v, int repr, int depth);
+
+int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr) { return to_sb_d(c, sb, v, repr, 0); }
+
+static int to_sb_d(rctx *c, an_strbuf *sb, tv v, int repr, int depth)
 {
+    if (depth > MAX_VALUE_DEPTH)
+        return tr_fail(c, "maximum recursion depth exceeded while getting the repr of an object");
+    /* a repr can be far larger than its value (escapes, nesting): stop at the output bound */
+    size_t cap = c->lim && c->lim->max_output ? c->lim->max_output : (size_t)64 << 20;
+    if (sb->len > cap)
+        return tr_fail(c, "template output too large (over %zu bytes)", cap);
     char buf[64];
     switch (v.k) {
     case TV_UNDEF: return 0;
@@ -448,7 +488,7 @@ int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr)
         for (size_t i = 0; i < v.u.l->n && !r; i++) {
             if (i)
                 r |= an_sb_puts(sb, ", ");
-            r |= tv_to_sb(c, sb, v.u.l->v[i], 1);
+            r |= to_sb_d(c, sb, v.u.l->v[i], 1, depth + 1);
         }
         if (v.tuple && v.u.l->n == 1)
             r |= an_sb_putc(sb, ',');
@@ -459,9 +499,9 @@ int tv_to_sb(rctx *c, an_strbuf *sb, tv v, int repr)
         for (size_t i = 0; i < v.u.d->n && !r; i++) {
             if (i)
                 r |= an_sb_puts(sb, ", ");
-            r |= tv_to_sb(c, sb, v.u.d->key[i], 1);
+            r |= to_sb_d(c, sb, v.u.d->key[i], 1, depth + 1);
             r |= an_sb_puts(sb, ": ");
-            r |= tv_to_sb(c, sb, v.u.d->val[i], 1);
+            r |= to_sb_d(c, sb, v.u.d->val[i], 1, depth + 1);
         }
         return r | an_sb_puts(sb, v.k == TV_NS ? "}>" : "}");
     }
@@ -486,7 +526,7 @@ tv tv_to_str(rctx *c, tv v)
     return r;
 }
 
-static int json_str(an_strbuf *sb, const char *s, size_t n)
+static int json_str(an_strbuf *sb, const char *s, size_t n, int ascii)
 {
     int r = an_sb_putc(sb, '"');
     size_t run = 0;
@@ -506,6 +546,18 @@ static int json_str(an_strbuf *sb, const char *s, size_t n)
             if (ch < 0x20) {
                 snprintf(ub, sizeof ub, "\\u%04x", ch);
                 esc = ub;
+            } else if (ascii && ch >= 0x80) {
+                size_t adv;
+                uint32_t cp = u8_decode(s + i, n - i, &adv);
+                r |= an_sb_append(sb, s + run, i - run);
+                if (cp >= 0x10000) {
+                    cp -= 0x10000;
+                    r |= an_sb_appendf(sb, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+                } else
+                    r |= an_sb_appendf(sb, "\\u%04x", cp);
+                i += adv - 1;
+                run = i + 1;
+                continue;
             }
         }
         if (esc) {
@@ -518,14 +570,14 @@ static int json_str(an_strbuf *sb, const char *s, size_t n)
     return r | an_sb_putc(sb, '"');
 }
 
-static int json_newline(an_strbuf *sb, int indent, const char *indent_str, int level)
+static int json_newline(an_strbuf *sb, const tjson_opts *o, int level)
 {
     int r = an_sb_putc(sb, '\n');
     for (int i = 0; i < level && !r; i++) {
-        if (indent_str)
-            r |= an_sb_puts(sb, indent_str);
+        if (o->indent_str)
+            r |= an_sb_puts(sb, o->indent_str);
         else
-            for (int k = 0; k < indent; k++)
+            for (int k = 0; k < o->indent; k++)
                 r |= an_sb_putc(sb, ' ');
     }
     return r;
@@ -533,11 +585,10 @@ static int json_newline(an_strbuf *sb, int indent, const char *indent_str, int l
 
 static int key_cmp_ctx(rctx *kc, tv a, tv b) { return tv_compare(kc, a, b); }
 
-int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str, const char *item_sep,
-              const char *key_sep, int sort_keys, int level)
+int tv_tojson(rctx *c, an_strbuf *sb, tv v, const tjson_opts *o, int level)
 {
     char buf[64];
-    int pretty = indent >= 0 || indent_str;
+    int pretty = o->indent >= 0 || o->indent_str;
     if (level > 200)
         return tr_fail(c, "tojson: value nested too deeply");
     switch (v.k) {
@@ -551,21 +602,21 @@ int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str, 
             return an_sb_puts(sb, v.u.f < 0 ? "-Infinity" : "Infinity");
         tpl_float_repr(v.u.f, buf, sizeof buf);
         return an_sb_puts(sb, buf);
-    case TV_STR: return json_str(sb, v.u.s->s, v.u.s->len);
+    case TV_STR: return json_str(sb, v.u.s->s, v.u.s->len, o->ensure_ascii);
     case TV_LIST: {
         if (v.u.l->n == 0)
             return an_sb_puts(sb, "[]");
         int r = an_sb_putc(sb, '[');
         for (size_t i = 0; i < v.u.l->n && !r; i++) {
             if (i)
-                r |= an_sb_puts(sb, item_sep);
+                r |= an_sb_puts(sb, o->item_sep);
             if (pretty)
-                r |= json_newline(sb, indent, indent_str, level + 1);
-            if (!r && tv_tojson(c, sb, v.u.l->v[i], indent, indent_str, item_sep, key_sep, sort_keys, level + 1))
+                r |= json_newline(sb, o, level + 1);
+            if (!r && tv_tojson(c, sb, v.u.l->v[i], o, level + 1))
                 return -1;
         }
         if (pretty)
-            r |= json_newline(sb, indent, indent_str, level);
+            r |= json_newline(sb, o, level);
         return r | an_sb_putc(sb, ']');
     }
     case TV_DICT: {
@@ -577,7 +628,7 @@ int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str, 
             return -1;
         for (size_t i = 0; i < d->n; i++)
             order[i] = i;
-        if (sort_keys) /* insertion sort: stable, dicts are small */
+        if (o->sort_keys) /* insertion sort: stable, dicts are small */
             for (size_t i = 1; i < d->n; i++) {
                 size_t x = order[i], j = i;
                 while (j > 0) {
@@ -595,26 +646,27 @@ int tv_tojson(rctx *c, an_strbuf *sb, tv v, int indent, const char *indent_str, 
         for (size_t k = 0; k < d->n && !r; k++) {
             size_t i = order[k];
             if (k)
-                r |= an_sb_puts(sb, item_sep);
+                r |= an_sb_puts(sb, o->item_sep);
             if (pretty)
-                r |= json_newline(sb, indent, indent_str, level + 1);
+                r |= json_newline(sb, o, level + 1);
             tv key = d->key[i];
             if (key.k == TV_STR)
-                r |= json_str(sb, key.u.s->s, key.u.s->len);
+                r |= json_str(sb, key.u.s->s, key.u.s->len, o->ensure_ascii);
             else if (key.k == TV_INT || key.k == TV_FLOAT || key.k == TV_BOOL || key.k == TV_NONE) {
                 an_strbuf kb;
                 an_sb_init(&kb);
-                r |= tv_tojson(c, &kb, key, -1, NULL, ", ", ": ", 0, 0);
-                r |= json_str(sb, kb.buf, kb.len);
+                tjson_opts plain = {.indent = -1, .item_sep = ", ", .key_sep = ": "};
+                r |= tv_tojson(c, &kb, key, &plain, 0);
+                r |= json_str(sb, kb.buf, kb.len, 0);
                 an_sb_free(&kb);
             } else
                 return tr_fail(c, "keys must be str, int, float, bool or None, not %s", tv_type_name(key));
-            r |= an_sb_puts(sb, key_sep);
-            if (!r && tv_tojson(c, sb, d->val[i], indent, indent_str, item_sep, key_sep, sort_keys, level + 1))
+            r |= an_sb_puts(sb, o->key_sep);
+            if (!r && tv_tojson(c, sb, d->val[i], o, level + 1))
                 return -1;
         }
         if (pretty)
-            r |= json_newline(sb, indent, indent_str, level);
+            r |= json_newline(sb, o, level);
         return r | an_sb_putc(sb, '}');
     }
     default:

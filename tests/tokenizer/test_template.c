@@ -97,6 +97,20 @@ TEST(bounds_output_steps_depth_memory)
     CHECK(render("{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}", NULL, NULL, &out, &err) != 0);
     CHECK(strstr(err.msg, "recursion") != NULL);
 
+    /* values nested deeper than any C stack allows to walk */
+    const char *deep = "{% set ns = namespace(x=[]) %}{% for i in range(50000) %}{% set ns.x = [ns.x] %}{% endfor %}";
+    char src[512];
+    snprintf(src, sizeof src, "%s{{ ns.x }}", deep);
+    an_sb_clear(&out);
+    CHECK(render(src, NULL, NULL, &out, &err) != 0 && strstr(err.msg, "recursion") != NULL);
+    snprintf(src, sizeof src, "%s{{ ns.x == ns.x }}{{ ns.x|tojson if false }}", deep);
+    an_sb_clear(&out);
+    CHECK(render(src, NULL, NULL, &out, &err) == 0);
+    snprintf(src, sizeof src, "%s{{ ns.x|tojson }}", deep);
+    CHECK(render(src, NULL, NULL, &out, &err) != 0);
+    snprintf(src, sizeof src, "%s{{ ns.x < [ns.x] }}", deep);
+    CHECK(render(src, NULL, NULL, &out, &err) != 0);
+
     tpl_limits mem = {.max_memory = 16 << 20};
     an_sb_clear(&out);
     CHECK(render("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
@@ -129,6 +143,24 @@ TEST(deep_nesting_is_an_error_not_a_crash)
     strcpy(num + 303, ".5 }}");
     t = tpl_parse(num, strlen(num), "t", &err);
     CHECK(t == NULL && strstr(err.msg, "too long") != NULL);
+    /* long operator and filter chains nest without brackets: an error, not a stack overflow */
+    an_strbuf chain;
+    an_sb_init(&chain);
+    an_sb_puts(&chain, "{{ 1");
+    for (int i = 0; i < 100000; i++)
+        an_sb_puts(&chain, "+1");
+    an_sb_puts(&chain, " }}{{ 'x'");
+    for (int i = 0; i < 50000; i++)
+        an_sb_puts(&chain, "|upper");
+    an_sb_puts(&chain, " }}");
+    t = tpl_parse(chain.buf, chain.len, "t", &err);
+    REQUIRE(t != NULL);
+    an_strbuf o2;
+    an_sb_init(&o2);
+    CHECK(tpl_render(t, NULL, NULL, &o2, &err) != 0 && strstr(err.msg, "nested too deeply") != NULL);
+    an_sb_free(&o2);
+    tpl_free(t);
+    an_sb_free(&chain);
     /* and a long flat template is fine */
     an_strbuf big;
     an_sb_init(&big);
@@ -169,6 +201,8 @@ TEST(detect_family)
     CHECK_EQ_STR(tpl_detect_family("<|user|> <|assistant|> <|end|>"), "phi3");
     CHECK_EQ_STR(tpl_detect_family("<|user|> <|endoftext|>"), "zephyr");
     CHECK_EQ_STR(tpl_detect_family("<\xef\xbd\x9cUser\xef\xbd\x9c><\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"), "deepseek3");
+    CHECK_EQ_STR(tpl_detect_family("<|start_of_role|> <|end_of_role|>"), "granite");
+    CHECK_EQ_STR(tpl_detect_family("<|start|> <|channel|> <|message|>"), "gpt-oss");
     CHECK_EQ_STR(tpl_detect_family("<s> </s> <unk>"), "chatml");
 }
 
@@ -224,6 +258,9 @@ TEST(chat_load_from_folder)
     REQUIRE(tpl_chat_load(dir, "tool_use", &c, &err) == 0);
     CHECK_EQ_STR(c.source, "T");
     tpl_chat_free(&c);
+    REQUIRE(tpl_chat_load_ex(dir, NULL, 1, &c, &err) == 0); /* tools given: tool_use */
+    CHECK_EQ_STR(c.source, "T");
+    tpl_chat_free(&c);
     REQUIRE(tpl_chat_load(dir, "llama3", &c, &err) == 0);
     CHECK(strstr(c.source, "<|start_header_id|>") != NULL);
     CHECK_EQ_STR(c.origin, "builtin:llama3");
@@ -231,6 +268,12 @@ TEST(chat_load_from_folder)
     CHECK(tpl_chat_load(dir, "no-such-template", &c, &err) != 0);
     CHECK(strstr(err.msg, "no-such-template") != NULL);
 
+    write_file(p, "{\"chat_template\": [{\"name\": \"rag\", \"template\": \"R\"}, {\"name\": 5}]}");
+    CHECK(tpl_chat_load(dir, NULL, &c, &err) != 0); /* a list without default */
+    CHECK(strstr(err.msg, "default") != NULL);
+    REQUIRE(tpl_chat_load(dir, "rag", &c, &err) == 0);
+    CHECK_EQ_STR(c.source, "R");
+    tpl_chat_free(&c);
     write_file(pj, "J");
     REQUIRE(tpl_chat_load(dir, NULL, &c, &err) == 0);
     CHECK_EQ_STR(c.source, "J"); /* chat_template.jinja wins, as in transformers */

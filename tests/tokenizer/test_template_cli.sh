@@ -38,6 +38,8 @@ expect builtin_phi3 $'<|system|>\nS<|end|>\n<|user|>\nU1<|end|>\n<|assistant|>\n
 expect builtin_phi4 $'<|im_start|>system<|im_sep|>S<|im_end|><|im_start|>user<|im_sep|>U1<|im_end|><|im_start|>assistant<|im_sep|>A1<|im_end|><|im_start|>user<|im_sep|>U2<|im_end|><|im_start|>assistant<|im_sep|>' "$tmp/plain" "${c[@]}" --chat-template phi4
 expect builtin_zephyr $'<|system|>\nS<|endoftext|>\n<|user|>\nU1<|endoftext|>\n<|assistant|>\nA1<|endoftext|>\n<|user|>\nU2<|endoftext|>\n<|assistant|>\n' "$tmp/plain" "${c[@]}" --chat-template zephyr
 expect builtin_deepseek3 $'S\n\n<｜User｜>U1<｜Assistant｜>A1<｜end▁of▁sentence｜><｜User｜>U2<｜Assistant｜>' "$tmp/plain" "${c[@]}" --chat-template deepseek3
+expect builtin_granite $'<|start_of_role|>system<|end_of_role|>S<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>U1<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>A1<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>U2<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>' "$tmp/plain" "${c[@]}" --chat-template granite
+expect builtin_gpt_oss $'<|start|>system<|message|>S<|end|><|start|>user<|message|>U1<|end|><|start|>assistant<|message|>A1<|return|><|start|>user<|message|>U2<|end|><|start|>assistant' "$tmp/plain" "${c[@]}" --chat-template gpt-oss
 
 # Fallback: no template in the folder → ChatML; special tokens that show a family → it.
 expect fallback_chatml $'<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n' "$tmp/plain" "${c[@]}" --no-generation-prompt
@@ -66,6 +68,8 @@ rm "$tmp/plain/chat_template.jinja"
 "$bin" template "$tmp/plain" >/dev/null 2>&1; [ $? -eq 2 ] && pass usage_no_messages || fail usage_no_messages "exit not 2"
 "$bin" template "$tmp/plain" "${c[@]}" --var 'x=nope' >/dev/null 2>&1; [ $? -eq 2 ] && pass usage_bad_var || fail usage_bad_var "exit not 2"
 "$bin" template "$tmp/nowhere" "${c[@]}" >/dev/null 2>&1; [ $? -eq 1 ] && pass missing_model || fail missing_model "exit not 1"
+HF_HUB_OFFLINE=1 HF_HUB_CACHE="$tmp/hfcache" "$bin" template no-such-org/no-such-model "${c[@]}" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "^anemone: " "$tmp/err" && pass hub_reference_offline_not_cached || fail hub_reference_offline_not_cached "rc=$rc $(head -c 200 "$tmp/err")"
 "$bin" template "$tmp/plain" --messages "$tmp/nope.json" >/dev/null 2>&1; [ $? -eq 1 ] && pass missing_messages || fail missing_messages "exit not 1"
 printf '%s' '{% if messages[0].role == "system" %}{{ raise_exception("System role not supported") }}{% endif %}' >"$tmp/raise.jinja"
 err=$("$bin" template "$tmp/plain" "${c[@]}" --chat-template "$tmp/raise.jinja" 2>&1 >/dev/null); rc=$?

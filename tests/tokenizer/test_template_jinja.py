@@ -3,6 +3,7 @@
 (tool_tpl) and by Python Jinja2 in the transformers environment (jinja_ref.py) and the
 outputs must be byte-identical; where Jinja2 raises, the engine must fail too."""
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -109,7 +110,7 @@ SNIPPETS = [
     "{{ undefined_thing.attr }}", "{{ undefined_thing + 1 }}", "{{ 1 + 'a' }}", "{{ 1 / 0 }}", "{{ 1 // 0 }}",
     "{{ raise_exception('custom message here') }}", "{{ lst.append(4) }}", "{{ d.update({'x': 1}) }}",
     "{{ nil.x.y }}", "{{ 'a' < 1 }}", "{{ range(1000000)|length }}", "{% set x.y = 1 %}", "{{ none() }}",
-    "{{ d.missing.deeper }}", "{{ 1 in 5 }}", "{{ nested|tojson(ensure_ascii=true) if false else 'ok' }}",
+    "{{ d.missing.deeper }}", "{{ 1 in 5 }}", "{{ nested|tojson(ensure_ascii=true) }}|{{ 'é😀\u2028x'|tojson(true) }}|{{ {'ü': 1}|tojson(true, 1) }}",
     # scoping and loops, in more depth
     "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}",
     "{% for i in [1, 2, 3] %}{% if i > 1 %}{{ y }}{% endif %}{% set y = i %}{% endfor %}",
@@ -147,6 +148,14 @@ SNIPPETS = [
     "{{ lst|batch(2)|map('sum')|list }}|{{ ['a', 'B', 'a', 'b']|unique|list }}|{{ ['a', 'B', 'A']|unique(case_sensitive=true)|list }}|{{ strs|max }}|{{ strs|min }}",
     "{{ msgs|map(attribute='content')|select('string')|map('length')|list }}|{{ msgs|sum(attribute='role', start='') if false else 'n' }}",
     "{{ {'a': none}|tojson }}|{{ [true, false]|tojson }}|{{ 'é'|tojson(ensure_ascii=false) }}|{{ 12.0|tojson }}|{{ -0.0|tojson }}|{{ -0.0 }}",
+    "{% macro m(a, b, c=3) %}{{ a }}{{ b }}{{ c }}{% endmacro %}{% set args = [1, 2] %}{{ m(*args) }}|{{ m(*[1], **{'b': 5}) }}|{{ m(0, **{'c': 9, 'b': 8}) }}|{{ dict(**{'x': 1}) }}",
+    "{{ ('a'|safe) ~ '<b>' }}|{{ ('a'|safe) + '<b>' }}|{{ '<b>' + ('a'|safe) }}|{{ ('<a>'|e) ~ '<b>' }}|{{ ('<a>'|e) + ('<b>'|e) }}",
+    "{% macro m() %}<x>{% endmacro %}{{ m() + '<b>' }}|{{ ['<a>', 'b'|safe]|join('<') }}|{{ ('<a>'|safe)|replace('a', '<') }}|{{ ('a'|safe) * 2 }}|{{ 'x'|safe is escaped }}{{ 'x' is escaped }}",
+    "{% for n in [{'v': 1, 'c': [{'v': 2, 'c': []}, {'v': 3, 'c': [{'v': 4}]}]}] recursive %}<{{ n.v }}@{{ loop.depth }}{{ loop.depth0 }}{% if n.c %}{{ loop(n.c) }}{% endif %}>{% endfor %}",
+    "{% for x in [[1, [2]], 3] if x recursive %}{% if x is iterable %}[{{ loop(x) }}]{% else %}{{ x }}{{ loop.index }}{% endif %}{% endfor %}|{% for x in [1] %}{{ loop([2]) }}{% endfor %}",
+    "{{ '%s and %s' % (1, 'b') }}|{{ '%d%%' % 42.9 }}|{{ '%5.2f|%-4s|%04d|%x|%e|%g' % (3.14159, 'ab', 7, 255, 12345.678, 0.0001) }}|{{ '%(a)s-%(b)r' % {'a': 1, 'b': 'x'} }}|{{ '%s' % [1] }}|{{ '%.2s' % 'héllo' }}",
+    "{{ '%s, %s!'|format('Hello', 'you') }}|{{ '%(x)s'|format(x=5) }}|{{ '%c%c' % (72, 105) }}|{{ '%+d % d' % (5, 5) }}|{{ '%r' % 'it\'s' }}",
+    "{{ '%s %s' % (1,) }}", "{{ '%s' % (1, 2) }}", "{{ '%d' % 'x' }}",
     "{{ undefined_thing[0] }}", "{{ undefined_thing() }}", "{{ lst['a'] }}", "{{ lst[1.5] if false else 'x' }}",
     "{% macro rec(n) %}{{ rec(n + 1) }}{% endmacro %}{{ rec(0) }}",
     "{{ 'abc'.nosuchmethod() }}", "{% for a, b in [1, 2] %}{% endfor %}", "{{ {[1]: 2} }}", "{{ ns.x }}",
@@ -160,6 +169,23 @@ SNIPPETS = [
 ]
 
 
+# Python's string semantics over random Unicode text (case mappings with the
+# multi-character and final-sigma rules, whitespace, predicates), one snippet per value kind.
+UNICODE_ALPHABET = ("aBcDeF xyz \u00c0\u00c9\u00ce\u00f5\u00fc \u00df\u1e9e \u01c5\u01c6\u01c4 "
+                    "\u0130\u0131 \u03a3\u03c3\u03c2\u0391\u03a9 \u0414\u0436\u042f \ufb01\ufb02 \t\n\u3000\u00a0 "
+                    "1\u00e92 -()[]<> \u65e5\u672c \U0001f642 \u0149 \u01f0 \u0390 \ufb00 \u13a0\uab70 "
+                    "\u02bc' . \u2170 \u00aa \u2082 \u00bd \u0663")
+UNICODE_SNIPPET = ("{% for s in ss %}{{ s.upper() }}\x1f{{ s.lower() }}\x1f{{ s.title() }}\x1f{{ s.capitalize() }}"
+                   "\x1f{{ s|title }}\x1f{{ s|capitalize }}\x1f{{ s.strip() }}\x1f{{ s.split() }}\x1f{{ s|wordcount }}"
+                   "\x1f{{ s.isupper() }}{{ s.islower() }}{{ s is upper }}{{ s is lower }}\x1f{{ s.isalpha() }}"
+                   "{{ s.isdigit() }}{{ s.isalnum() }}{{ s.isspace() }}\x1f{{ s|length }}{{ s[::-1] }}{{ s|tojson }}\x1e{% endfor %}")
+
+
+def unicode_strings(seed, n):
+    rng = random.Random(seed)
+    return ["".join(rng.choice(UNICODE_ALPHABET) for _ in range(rng.randint(0, 20))) for _ in range(n)]
+
+
 def main():
     batch = jinja_ref.Batch()
     if not batch.available():
@@ -167,6 +193,17 @@ def main():
         return 0
     ours = batch.run([(s, V) for s in SNIPPETS])
     failed = 0
+    for seed in (1, 2):
+        strs = unicode_strings(seed, 1000)
+        (ok, text), = batch.run([(UNICODE_SNIPPET, {"ss": strs})])
+        rok, rtext = jinja_ref.render(UNICODE_SNIPPET, {"ss": strs})
+        name = "jinja_unicode_strings_seed%d (1000 strings)" % seed
+        if ok and rok and text == rtext:
+            print("PASS " + name)
+        else:
+            failed += 1
+            bad = [s for s, x, y in zip(strs, text.split("\x1e"), rtext.split("\x1e")) if x != y] if ok else [text]
+            print("FAIL %s: %d differ, first %r" % (name, len(bad), bad[:1]))
     for i, (src, (ok, text)) in enumerate(zip(SNIPPETS, ours)):
         rok, rtext = jinja_ref.render(src, V)
         name = "jinja_snippet_%03d %s" % (i, src[:50].replace("\n", "\\n"))
