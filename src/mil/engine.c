@@ -254,6 +254,9 @@ static int plan_all(mil_component *c, an_error *err)
         if (t > need)
             need = t;
     }
+    if (need > ((size_t)1 << 35))
+        return an_errorf(err, "%s: activations need %zu bytes, more than this engine allows",
+                         c->prog->source, need);
     c->arena = aligned_alloc(64, (need + 63) & ~(size_t)63);
     if (!c->arena)
         return an_errorf(err, "out of memory (activation arena of %zu bytes)", need);

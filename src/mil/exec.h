@@ -61,7 +61,8 @@ enum {
     MX_F_PURE = 1, /* folded at load when every input is constant */
     MX_F_VIEW = 2, /* output is input 0 with another shape: an alias, never a copy */
     MX_F_LITERAL = 8, /* const: infer binds the output to the literal itself */
-    MX_F_SHAPEONLY = 4, /* reads only the shape of input 0: foldable when the rest is const */
+    MX_F_SHAPEONLY = 4,
+    MX_F_SAMEDT = 16, /* outputs have input 0's dtype (kernels copy raw elements) */ /* reads only the shape of input 0: foldable when the rest is const */
 };
 
 typedef struct mx_opdef {

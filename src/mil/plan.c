@@ -20,6 +20,9 @@
 
 #include "mil/exec.h"
 
+/* Refuse absurd shapes from a model file rather than trying to allocate them. */
+#define MX_MAX_VALUE_BYTES ((size_t)1 << 33)
+
 void *mx_plan_alloc(mx_plan *p, size_t n) { return an_arena_alloc(&p->comp->mem, n); }
 
 int mx_is_const(const mx_val *v) { return v && v->kind == MX_CONST; }
@@ -421,7 +424,16 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
         }
         for (int o = 0; o < s->nout; o++) {
             mx_val *v = s->out[o];
+            if ((s->def->flags & MX_F_SAMEDT) && mx_in(s, 0) && v->dt != mx_in(s, 0)->dt)
+                return vop_error_(c, fn, op, err, "declared output dtype %s differs from the input's %s",
+                                  mil_dtype_name(v->dt), mil_dtype_name(mx_in(s, 0)->dt));
+            if (!(s->def->flags & MX_F_LITERAL) && strncmp(op->type, "constexpr_", 10) != 0 &&
+                mil_dtype_size(v->dt) == 0)
+                return vop_error_(c, fn, op, err, "output type %s is not a runtime tensor type",
+                                  mil_dtype_name(v->dt));
             set_size(v);
+            if (v->nbytes > MX_MAX_VALUE_BYTES)
+                return vop_error_(c, fn, op, err, "output of %zu bytes is too large", v->nbytes);
             if (o < 8 && declared_rank[o] >= 0) {
                 int bad = declared_rank[o] != v->rank;
                 for (int d = 0; !bad && d < v->rank; d++)
