@@ -439,6 +439,13 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
     const mil_tensor *bound[64];
     if (d->n_inputs > 64)
         return an_errorf(err, "too many inputs");
+    for (int j = 0; j < n_in; j++) {
+        int known = 0;
+        for (int i = 0; i < d->n_inputs; i++)
+            known |= strcmp(in[j].name, d->inputs[i].name) == 0;
+        if (!known)
+            return an_errorf(err, "function '%s' has no input '%s'", d->name, in[j].name);
+    }
     for (int i = 0; i < d->n_inputs; i++) {
         bound[i] = NULL;
         for (int j = 0; j < n_in; j++)
@@ -453,13 +460,6 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
             return an_errorf(err, "function '%s': input '%s' must be %s, got %s", d->name,
                              d->inputs[i].name, mil_dtype_name(d->inputs[i].dtype),
                              mil_dtype_name(bound[i]->dtype));
-    }
-    for (int j = 0; j < n_in; j++) {
-        int known = 0;
-        for (int i = 0; i < d->n_inputs; i++)
-            known |= strcmp(in[j].name, d->inputs[i].name) == 0;
-        if (!known)
-            return an_errorf(err, "function '%s' has no input '%s'", d->name, in[j].name);
     }
     mx_plan *p = NULL;
     for (mx_plan *q = c->plans; q && !p; q = q->next) {
