@@ -207,6 +207,10 @@ static int run_arg(mx_ctx *c, const mx_step *s)
     int64_t nk = mil_shape_numel(a->kr, a->kshape), st = a->rstride[0];
     for (int64_t k = 0; k < nk; k++) {
         int64_t base = pos_off(a->kr, a->kshape, a->kstride, k), best = 0;
+        if (a->count == 0) {
+            mil_st_i64(o->data, o->dt, k, 0);
+            continue;
+        }
         float bv = mil_ld_f32(x->data, x->dt, base);
         for (int64_t r = 1; r < a->count; r++) {
             float v = mil_ld_f32(x->data, x->dt, base + r * st);
