@@ -520,8 +520,11 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
             continue; /* folded at load */
         if ((s->def->flags & MX_F_VIEW) && s->in_place)
             continue;
-        if (s->def->run(&ctx, s))
-            return an_error_prefix(err, "%s: function '%s'", c->prog->source, d->name);
+        if (s->def->run(&ctx, s)) {
+            char where[300];
+            return an_error_prefix(err, "%s: function '%s'", mx_place(c, s->op, where, sizeof where),
+                                   d->name);
+        }
         c->stats.ops_run++;
     }
     for (int o = 0; o < p->n_out; o++)

@@ -163,6 +163,8 @@ int mx_norm_axis(const mx_step *s, int64_t axis, int rank, int *out, an_error *e
 int mx_op_error(const mx_step *s, an_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void *mx_plan_alloc(mx_plan *p, size_t n);
+/* "model.mil:12:7" (text) or "model.mlmodel@1234" (protobuf offset) of an op. */
+const char *mx_place(const mil_component *c, const mil_op *op, char *buf, size_t n);
 
 /* Broadcast shapes of two operands into out (NumPy rules). -1 + err when incompatible. */
 int mx_broadcast(const mx_step *s, int ra, const int64_t *a, int rb, const int64_t *b, int *ro,

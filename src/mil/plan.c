@@ -72,13 +72,13 @@ int mx_op_error(const mx_step *s, an_error *err, const char *fmt, ...)
     va_end(ap);
     if (!s->op)
         return an_errorf(err, "output copy: %s", msg);
-    if (s->op->line > 0)
-        return an_errorf(err, "line %d:%d: op '%s'%s%s%s: %s", s->op->line, s->op->col,
-                         s->op->type, s->op->name ? " '" : "", s->op->name ? s->op->name : "",
-                         s->op->name ? "'" : "", msg);
-    return an_errorf(err, "offset %llu: op '%s'%s%s%s: %s", (unsigned long long)s->op->offset,
-                     s->op->type, s->op->name ? " '" : "", s->op->name ? s->op->name : "",
-                     s->op->name ? "'" : "", msg);
+    return an_errorf(err, "op '%s'%s%s%s: %s", s->op->type, s->op->name ? " '" : "",
+                     s->op->name ? s->op->name : "", s->op->name ? "'" : "", msg);
+}
+
+const char *mx_place(const mil_component *c, const mil_op *op, char *buf, size_t n)
+{
+    return place(c, op, buf, n);
 }
 
 /* ---- parameters ---- */

@@ -422,6 +422,7 @@ def cases(tmp):
     slice_cases(tmp)
     const_cases(tmp)
     error_cases(tmp)
+    runtime_error_cases(tmp)
 
 
 def conv_ref(x, w, b, stride, dil, groups, pad_type, pad, hw, k):
@@ -729,6 +730,20 @@ def error_cases(tmp):
     p.lines.append('tensor<fp32, [2, 4]> y = add(x = x, y = x)[name = string("y")];')
     run("declared_shape_mismatch_is_an_error", p, {"y": np.zeros((2, 4), F32)}, tmp,
         expect_error="differs from the declared")
+
+
+def runtime_error_cases(tmp):
+    # a write position past the end is an error at predict time, never a wild write
+    x = np.zeros((2, 5, 6), F16)
+    u = np.ones((2, 1, 6), F16)
+    p = Prog({"x": x, "u": u, "pos": np.array([10], np.int32)})
+    bgn = p.op("concat", ("int32", [3]), values="(%s, pos, %s)" % (lit(np.array([0], np.int32)), lit(np.array([0], np.int32))),
+               axis=lit(np.array(0, np.int32)), interleave=lit(np.array(False)))
+    pe = p.op("add", ("int32", [1]), x="pos", y=lit(np.array([1], np.int32)))
+    end = p.op("concat", ("int32", [3]), values="(%s, %s, %s)" % (lit(np.array([2], np.int32)), pe, lit(np.array([6], np.int32))),
+               axis=lit(np.array(0, np.int32)), interleave=lit(np.array(False)))
+    o = p.op("slice_update", x, x="x", update="u", begin=bgn, end=end)
+    run("slice_update_out_of_range_is_a_predict_error", p, {o: x}, tmp, expect_error="update has 12 elements, the slice 0")
 
 
 def main():
