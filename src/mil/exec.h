@@ -62,6 +62,8 @@ enum {
     MX_F_VIEW = 2, /* output is input 0 with another shape: an alias, never a copy */
     MX_F_LITERAL = 8, /* const: infer binds the output to the literal itself */
     MX_F_SHAPEONLY = 4,
+    MX_F_MULTIOUT = 32, /* one or more outputs (split); others have exactly one */
+    MX_F_NOOUT = 64,    /* no outputs (write_state) */
     MX_F_SAMEDT = 16, /* outputs have input 0's dtype (kernels copy raw elements) */ /* reads only the shape of input 0: foldable when the rest is const */
 };
 

@@ -683,7 +683,8 @@ const mx_opdef mx_ops_shape[] = {
     {"identity", {"x", NULL}, infer_identity, run_view, MX_F_PURE | MX_F_VIEW | MX_F_SAMEDT},
     {"transpose", {"x", "perm", NULL}, infer_transpose, run_transpose, MX_F_PURE | MX_F_SAMEDT},
     {"concat", {"values", "axis", "interleave", NULL}, infer_concat, run_concat, MX_F_PURE},
-    {"split", {"x", "num_splits", "split_sizes", "axis", NULL}, infer_split, run_split, MX_F_PURE | MX_F_SAMEDT},
+    {"split", {"x", "num_splits", "split_sizes", "axis", NULL}, infer_split, run_split,
+     MX_F_PURE | MX_F_SAMEDT | MX_F_MULTIOUT},
     {"tile", {"x", "reps", NULL}, infer_tile, run_tile, MX_F_PURE | MX_F_SAMEDT},
     {"pad", {"x", "pad", "mode", "constant_val", NULL}, infer_pad, run_pad, MX_F_PURE},
     {"fill", {"shape", "value", NULL}, infer_fill, run_fill, MX_F_PURE},
@@ -692,6 +693,6 @@ const mx_opdef mx_ops_shape[] = {
     {"shape", {"x", NULL}, infer_shape, run_shape, MX_F_PURE | MX_F_SHAPEONLY},
     {"band_part", {"x", "lower", "upper", NULL}, infer_band, run_band, MX_F_PURE | MX_F_SAMEDT},
     {"read_state", {"input", NULL}, infer_read_state, run_read_state, 0},
-    {"write_state", {"input", "data", NULL}, infer_write_state, run_write_state, 0},
+    {"write_state", {"input", "data", NULL}, infer_write_state, run_write_state, MX_F_NOOUT},
     {NULL, {NULL}, NULL, NULL, 0},
 };

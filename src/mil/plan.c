@@ -363,6 +363,9 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             return vop_error_(c, fn, op, err, "unknown op (not supported by this engine)");
         if (op->n_blocks > 0)
             return vop_error_(c, fn, op, err, "nested blocks are not supported");
+        int want_out = (s->def->flags & MX_F_NOOUT) ? 0 : 1;
+        if ((s->def->flags & MX_F_MULTIOUT) ? op->n_outputs < 1 : op->n_outputs != want_out)
+            return vop_error_(c, fn, op, err, "has %d outputs, expected %d", op->n_outputs, want_out);
         for (int k = 0; k < op->n_inputs; k++) {
             const mil_input *in = &op->inputs[k];
             int slot = find_input_slot(s->def, in->name);

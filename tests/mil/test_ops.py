@@ -423,6 +423,7 @@ def cases(tmp):
     const_cases(tmp)
     error_cases(tmp)
     runtime_error_cases(tmp)
+    output_count_cases(tmp)
 
 
 def conv_ref(x, w, b, stride, dil, groups, pad_type, pad, hw, k):
@@ -730,6 +731,13 @@ def error_cases(tmp):
     p.lines.append('tensor<fp32, [2, 4]> y = add(x = x, y = x)[name = string("y")];')
     run("declared_shape_mismatch_is_an_error", p, {"y": np.zeros((2, 4), F32)}, tmp,
         expect_error="differs from the declared")
+
+
+def output_count_cases(tmp):
+    p = Prog({"x": np.zeros((2,), F32)})
+    p.lines.append('relu(x = x)[name = string("r")];')
+    p.lines.append('tensor<fp32, [2]> y = relu(x = x)[name = string("y")];')
+    run("op_without_output_is_a_load_error", p, {"y": np.zeros(2, F32)}, tmp, expect_error="has 0 outputs")
 
 
 def runtime_error_cases(tmp):
