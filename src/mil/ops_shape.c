@@ -106,6 +106,8 @@ static int infer_reshape(mx_plan *p, mx_step *s, an_error *err)
         } else if (shp[d] < 0) {
             return mx_op_error(s, err, "negative dimension %lld in shape", (long long)shp[d]);
         } else {
+            if (shp[d] && known > ((int64_t)1 << 40) / shp[d])
+                return mx_op_error(s, err, "shape too large");
             known *= shp[d];
         }
     }

@@ -159,7 +159,7 @@ const char *mx_param_str(const mx_step *s, int k, const char *def)
 int mx_norm_axis(const mx_step *s, int64_t axis, int rank, int *out, an_error *err)
 {
     int64_t a = axis < 0 ? axis + rank : axis;
-    if (a < 0 || a >= (rank > 0 ? rank : 1))
+    if (a < 0 || a >= rank)
         return mx_op_error(s, err, "axis %lld out of range for rank %d", (long long)axis, rank);
     *out = (int)a;
     return 0;
@@ -221,14 +221,25 @@ static mx_val *new_val(mx_plan *p)
     return v;
 }
 
-static void set_size(mx_val *v)
+/* Element count and byte size; -1 when a dim is negative or the size is absurd (the
+ * product is checked before it could overflow). */
+static int set_size(mx_val *v)
 {
-    v->numel = mil_shape_numel(v->rank, v->shape);
+    uint64_t n = 1;
+    for (int d = 0; d < v->rank; d++) {
+        if (v->shape[d] < 0)
+            return -1;
+        if (v->shape[d] && n > (MX_MAX_VALUE_BYTES / (uint64_t)v->shape[d]))
+            return -1;
+        n *= (uint64_t)v->shape[d];
+    }
+    v->numel = (int64_t)n;
     int bits = mx_dtype_bits(v->dt);
     if (v->dt == MIL_DT_STRING)
         v->nbytes = (size_t)v->numel * sizeof(char *);
     else
         v->nbytes = (size_t)(((uint64_t)v->numel * (uint64_t)bits + 7) / 8);
+    return v->nbytes > MX_MAX_VALUE_BYTES ? -1 : 0;
 }
 
 static mx_val *root_of(mx_plan *p, mx_val *v) { return v->kind == MX_ALIAS ? p->vals[v->root] : v; }
@@ -247,7 +258,8 @@ static int literal_val(mx_plan *p, const mil_literal *lit, const mil_op *op, mx_
     v->rank = lit->type.rank < 0 ? 0 : lit->type.rank;
     for (int i = 0; i < v->rank; i++)
         v->shape[i] = lit->type.dims[i];
-    set_size(v);
+    if (set_size(v))
+        return vop_error_(c, p->fn, op, err, "literal has an unusable shape");
     const void *data = NULL;
     size_t nbytes = 0;
     if (mx_literal_data(c, lit, &data, &nbytes, err)) {
@@ -348,7 +360,9 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             memcpy(v->shape, p->in_shapes[k_in], sizeof v->shape);
             k_in++;
         }
-        set_size(v);
+        if (set_size(v))
+            return an_errorf(err, "%s: function '%s': parameter '%s' has an unusable shape",
+                             c->prog->source, fn->name, fn->values[v->id].name);
     }
 
     p->nsteps = 0;
@@ -434,9 +448,8 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
                 mil_dtype_size(v->dt) == 0)
                 return vop_error_(c, fn, op, err, "output type %s is not a runtime tensor type",
                                   mil_dtype_name(v->dt));
-            set_size(v);
-            if (v->nbytes > MX_MAX_VALUE_BYTES)
-                return vop_error_(c, fn, op, err, "output of %zu bytes is too large", v->nbytes);
+            if (set_size(v))
+                return vop_error_(c, fn, op, err, "output shape is negative or too large");
             if (o < 8 && declared_rank[o] >= 0) {
                 int bad = declared_rank[o] != v->rank;
                 for (int d = 0; !bad && d < v->rank; d++)
@@ -542,7 +555,7 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             nv->dt = v->dt;
             nv->rank = v->rank;
             memcpy(nv->shape, v->shape, sizeof nv->shape);
-            set_size(nv);
+            (void)set_size(nv); /* same shape as v, already checked */
             nv->kind = MX_ARENA;
             nv->def = nv->last = fn->n_ops;
             s->def = &copy_def;
