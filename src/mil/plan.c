@@ -284,6 +284,21 @@ static int find_input_slot(const mx_opdef *d, const char *name)
 
 static int fold_step(mx_plan *p, mx_step *s, an_error *err);
 
+/* Whether the first op after op i that uses state value sid is a write_state: only then
+ * may op i update that state in place (no read in between may see the change early, and
+ * the state must end up written, not silently modified). */
+static int next_state_use_writes(const mil_function *fn, int i, int sid)
+{
+    for (int j = i + 1; j < fn->n_ops; j++) {
+        const mil_op *op = &fn->ops[j];
+        for (int k = 0; k < op->n_inputs; k++)
+            for (int b = 0; b < op->inputs[k].n_bindings; b++)
+                if (op->inputs[k].bindings[b].value == sid)
+                    return strcmp(op->type, "write_state") == 0;
+    }
+    return 0;
+}
+
 static const mx_opdef copy_def; /* defined below: output copies */
 
 static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_op)
@@ -518,7 +533,8 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
         } else if (strcmp(op->type, "slice_update") == 0) {
             mx_val *x = mx_in(s, 0);
             mx_val *r = root_of(p, x);
-            int ok = (r->kind == MX_ARENA || r->is_state_param) && r->last <= i && x->last <= i;
+            int ok = (r->kind == MX_ARENA || (r->is_state_param && next_state_use_writes(fn, i, r->id))) &&
+                     r->last <= i && x->last <= i;
             if (ok) {
                 s->in_place = 1;
                 s->out[0]->kind = MX_ALIAS;
