@@ -201,7 +201,7 @@ def op_str(op):
 def flexible_attr(inputs_desc):
     """FlexibleShapeInformation function attribute for enumerated inputs,
     built from the model description (as coremlc does)."""
-    default, enum = [], {}
+    default, enum = [], []
     flex = False
     for fd in inputs_desc:
         if fd.type.WhichOneof("Type") != "multiArrayType":
@@ -214,17 +214,19 @@ def flexible_attr(inputs_desc):
         for s in a.enumeratedShapes.shapes:
             dims = [int(x) for x in s.shape]
             key = hashlib.sha256(("%s:%s" % (fd.name, dims)).encode()).hexdigest()[:8]
-            enum[key] = '{"%s", [%s]}' % (fd.name, ", ".join(str(x) for x in dims))
+            enum.append((key, '{"%s", [%s]}' % (fd.name, ", ".join(str(x) for x in dims))))
     if not flex:
         return ""
-    es = ", ".join('{"%s", {%s}}' % (k, enum[k]) for k in sorted(enum))
+    es = ", ".join('{"%s", {%s}}' % (k, v) for k, v in enum)
     ty = ("tuple<tuple<string, dict<string, tensor<int32, [?]>>>, "
           "tuple<string, dict<string, dict<string, tensor<int32, [?]>>>>>")
     return ' [FlexibleShapeInformation = %s((("DefaultShapes", {%s}), ("EnumeratedShapes", {%s})))]' % (
         ty, ", ".join(default), es)
 
 
-def program_text(spec):
+def program_text(spec, func_attrs=None):
+    """func_attrs: optional {function: raw attribute text} to print instead
+    of the FlexibleShapeInformation derived from the model description."""
     prog = spec.mlProgram
     lines = ["program(1.3)"]
     bi = prog.attributes.get("buildInfo") if "buildInfo" in prog.attributes else None
@@ -247,7 +249,11 @@ def program_text(spec):
         ins = fdescs[fname].input if fname in fdescs else desc.input
         osname = {"CoreML5": "ios15", "CoreML6": "ios16", "CoreML7": "ios17",
                   "CoreML8": "ios18", "CoreML9": "ios26"}[opset]
-        lines.append("    func %s<%s>(%s)%s {" % (fname, osname, params, flexible_attr(ins)))
+        if func_attrs is not None:
+            fa = (" " + func_attrs[fname]) if fname in func_attrs else ""
+        else:
+            fa = flexible_attr(ins)
+        lines.append("    func %s<%s>(%s)%s {" % (fname, osname, params, fa))
         for op in blk.operations:
             lines.append("            " + op_str(op))
         lines.append("        } -> (%s);" % ", ".join(blk.outputs))

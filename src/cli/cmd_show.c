@@ -80,9 +80,16 @@ static void show_features(const char *title, const mil_feature *fs, int n, const
     an_sb_init(&sb);
     for (int i = 0; i < n; i++) {
         an_sb_clear(&sb);
-        put_type(&fs[i].type, &sb);
-        printf("      %-28s %s", fs[i].name, sb.buf);
+        /* the signature's type shows `?` where the description gives the default shape */
         const mil_param *pr = find_param(fn, fs[i].name);
+        const mil_type *ty = &fs[i].type;
+        if (pr)
+            ty = &fn->values[pr->value].type;
+        for (int k = 0; !pr && fn && k < fn->n_outputs; k++) /* packages often leave it out */
+            if (strcmp(fn->values[fn->outputs[k]].name, fs[i].name) == 0)
+                ty = &fn->values[fn->outputs[k]].type;
+        put_type(ty, &sb);
+        printf("      %-28s %s", fs[i].name, sb.buf);
         if (pr && pr->n_shapes) {
             an_sb_clear(&sb);
             for (int k = 0; k < pr->n_shapes; k++) {
@@ -91,6 +98,11 @@ static void show_features(const char *title, const mil_feature *fs, int n, const
                 put_shape(&pr->shapes[k], &sb);
             }
             printf("  shapes %s", sb.buf);
+        }
+        if (pr && (pr->n_shapes || pr->has_range) && pr->default_shape.rank > 0) {
+            an_sb_clear(&sb);
+            put_shape(&pr->default_shape, &sb);
+            printf("  default %s", sb.buf);
         }
         if (pr && pr->has_range) {
             const mil_value *v = &fn->values[pr->value];
@@ -210,11 +222,17 @@ static void show_weights(const mil_program *p)
                     if (idx && idx->type.dtype == MIL_DT_UINT8 && lut->type.rank == idx->type.rank + 2)
                         bits = 8;
                 }
+                char key[96];
                 if (group > 0)
-                    snprintf(keys[n_keys], sizeof keys[0], "LUT %d-bit, group size %" PRId64, bits, group);
+                    snprintf(key, sizeof key, "LUT %d-bit, group size %" PRId64, bits, group);
                 else
-                    snprintf(keys[n_keys], sizeof keys[0], "LUT %d-bit", bits);
-                kind = keys[n_keys++];
+                    snprintf(key, sizeof key, "LUT %d-bit", bits);
+                int k = 0;
+                while (k < n_keys && strcmp(keys[k], key) != 0)
+                    k++;
+                if (k == n_keys)
+                    memcpy(keys[n_keys++], key, sizeof key);
+                kind = keys[k];
             } else if (strncmp(op->type, "constexpr_", 10) == 0) {
                 kind = op->type + 10;
             }

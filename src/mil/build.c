@@ -1,6 +1,8 @@
 /* build.c — the function builder and checks shared by both loaders (build.h). */
 #include "mil/build.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -315,5 +317,78 @@ int mil_derive_descs(mil_program *p, an_error *err)
     }
     p->descs = descs;
     p->n_descs = p->n_functions;
+    return 0;
+}
+
+/* ---- type agreement ----------------------------------------------------------------- */
+
+__attribute__((format(printf, 4, 5))) static int op_error(const mil_op *op, const char *fname, an_error *err,
+                                                          const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (op->line > 0)
+        return an_errorf(err, "%s:%d:%d: %s '%s': %s", fname, op->line, op->col, op->type,
+                         op->name ? op->name : "", msg);
+    return an_errorf(err, "%s: byte %llu: %s '%s': %s", fname, (unsigned long long)op->offset, op->type,
+                     op->name ? op->name : "", msg);
+}
+
+/* Tensor types agree: same dtype and rank, dims equal where both are known. */
+static int tensor_agrees(const mil_type *a, const mil_type *b)
+{
+    if (a->kind != MIL_TYPE_TENSOR || b->kind != MIL_TYPE_TENSOR || a->dtype != b->dtype || a->rank != b->rank)
+        return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] >= 0 && b->dims[i] >= 0 && a->dims[i] != b->dims[i])
+            return 0;
+    return 1;
+}
+
+static const mil_type *state_input(const mil_function *fn, const mil_op *op)
+{
+    const mil_input *in = mil_op_input(op, "input");
+    if (!in || in->n_bindings != 1 || in->bindings[0].value < 0)
+        return NULL;
+    const mil_type *t = &fn->values[in->bindings[0].value].type;
+    return t->kind == MIL_TYPE_STATE ? t->elem : NULL;
+}
+
+int mil_check_function(const mil_function *fn, const char *fname, an_error *err)
+{
+    for (int o = 0; o < fn->n_ops; o++) {
+        const mil_op *op = &fn->ops[o];
+        if (strcmp(op->type, "const") == 0) {
+            const mil_literal *val = mil_op_attr(op, "val");
+            if (!val)
+                return op_error(op, fname, err, "a const needs a 'val' attribute");
+            if (op->n_outputs != 1)
+                return op_error(op, fname, err, "a const has exactly one output");
+            const mil_type *ot = &fn->values[op->outputs[0]].type;
+            if ((val->kind == MIL_LIT_TENSOR || val->kind == MIL_LIT_BLOB) && !tensor_agrees(ot, &val->type))
+                return op_error(op, fname, err, "output type does not match the type of 'val'");
+        } else if (strcmp(op->type, "read_state") == 0 || strcmp(op->type, "write_state") == 0) {
+            const mil_type *st = state_input(fn, op);
+            if (!st)
+                return op_error(op, fname, err, "'input' must be one state value");
+            int is_read = op->type[0] == 'r';
+            if (is_read && (op->n_outputs != 1 || !tensor_agrees(&fn->values[op->outputs[0]].type, st)))
+                return op_error(op, fname, err, "output type does not match the state");
+            if (!is_read) {
+                const mil_input *d = mil_op_input(op, "data");
+                const mil_type *dt = d && d->n_bindings == 1
+                                         ? (d->bindings[0].value >= 0 ? &fn->values[d->bindings[0].value].type
+                                                                      : &d->bindings[0].literal->type)
+                                         : NULL;
+                if (!dt || !tensor_agrees(dt, st))
+                    return op_error(op, fname, err, "'data' does not match the state's type");
+                if (op->n_outputs != 0)
+                    return op_error(op, fname, err, "write_state has no outputs");
+            }
+        }
+    }
     return 0;
 }

@@ -39,6 +39,13 @@ int mil_fb_add_op(mil_fbuild *fb, const mil_op *op, an_error *err);
  * are the caller's. */
 int mil_fb_finish(mil_fbuild *fb, mil_function *fn, an_error *err);
 
+/* Type agreement the loaders can check without running anything: a `const` has one
+ * output whose type is its `val`'s (known dims equal); read_state/write_state take a
+ * state value, read_state yields the wrapped type and write_state's data has it. On
+ * failure the message starts with "<fname>:<line>:<col>:" (text) or "<fname>: byte N:"
+ * (protobuf), from the op's position. */
+int mil_check_function(const mil_function *fn, const char *fname, an_error *err);
+
 /* 0 when a type obeys ir.h (rank, dims, element count of static shapes times 64 bits fits
  * in int64); otherwise -1 with a message (no location: the caller prefixes one). */
 int mil_type_check(const mil_type *t, an_error *err);

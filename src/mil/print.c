@@ -53,6 +53,16 @@ int mil_print_type(const mil_type *t, an_strbuf *sb)
     return -1;
 }
 
+typedef struct named {
+    const char *name;
+    const void *item;
+} named;
+
+static int cmp_named(const void *a, const void *b)
+{
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
 static int print_float(double v, an_strbuf *sb)
 {
     if (isnan(v))
@@ -137,18 +147,38 @@ static int print_body(const mil_literal *l, an_strbuf *sb)
             rc |= print_body(l->items[i], sb);
         }
         return rc | an_sb_putc(sb, l->kind == MIL_LIT_TUPLE ? ')' : ']');
-    case MIL_LIT_DICT:
+    case MIL_LIT_DICT: {
+        /* entries sorted by key text: map order differs between the containers */
+        int n = l->n_items / 2;
+        named *e = malloc(sizeof *e * (size_t)(n + 1));
+        an_strbuf keys;
+        an_sb_init(&keys);
+        size_t *off = malloc(sizeof *off * (size_t)(n + 1));
+        if (!e || !off) {
+            free(e);
+            free(off);
+            return -1;
+        }
+        for (int i = 0; i < n; i++) {
+            off[i] = keys.len;
+            rc |= print_body(l->items[2 * i], &keys);
+            rc |= an_sb_putc(&keys, '\0');
+        }
+        for (int i = 0; i < n && !rc; i++)
+            e[i] = (named){keys.buf + off[i], l->items[2 * i + 1]};
+        if (!rc)
+            qsort(e, (size_t)n, sizeof *e, cmp_named);
         rc |= an_sb_putc(sb, '{');
-        for (int i = 0; i + 1 < l->n_items; i += 2) {
-            if (i)
-                rc |= an_sb_puts(sb, ", ");
-            rc |= an_sb_putc(sb, '{');
-            rc |= print_body(l->items[i], sb);
-            rc |= an_sb_puts(sb, ", ");
-            rc |= print_body(l->items[i + 1], sb);
+        for (int i = 0; i < n && !rc; i++) {
+            rc |= an_sb_appendf(sb, "%s{%s, ", i ? ", " : "", e[i].name);
+            rc |= print_body(e[i].item, sb);
             rc |= an_sb_putc(sb, '}');
         }
+        free(e);
+        free(off);
+        an_sb_free(&keys);
         return rc | an_sb_putc(sb, '}');
+    }
     }
     return -1;
 }
@@ -163,15 +193,6 @@ int mil_print_literal(const mil_literal *l, an_strbuf *sb)
 
 /* ---- sorted views ----------------------------------------------------------------- */
 
-typedef struct named {
-    const char *name;
-    const void *item;
-} named;
-
-static int cmp_named(const void *a, const void *b)
-{
-    return strcmp(((const named *)a)->name, ((const named *)b)->name);
-}
 
 static const char *lit_str0(const mil_literal *l)
 {
@@ -180,27 +201,35 @@ static const char *lit_str0(const mil_literal *l)
     return NULL;
 }
 
-/* `[a = T(v), ...]` sorted by name; `name` joins in when given. buildInfo loses its
- * coremlc-* entries. */
-static int print_attrs(const mil_attr *attrs, int n, const char *opname, an_strbuf *sb)
+/* `[a = T(v), ...]` sorted by name; an extra pre-printed entry (an op's `name`, a
+ * function's regenerated FlexibleShapeInformation) joins in when given. buildInfo loses
+ * its coremlc-* entries; FlexibleShapeInformation as read is left out (see
+ * print_flexible). */
+static int print_attrs(const mil_attr *attrs, int n, const char *extra_name, const char *extra_text,
+                       an_strbuf *sb)
 {
-    if (n == 0 && !opname)
+    if (n == 0 && !extra_name)
         return 0;
     named *v = malloc(sizeof *v * (size_t)(n + 1));
     if (!v)
         return -1;
     int k = 0, rc = 0;
     for (int i = 0; i < n; i++)
-        v[k++] = (named){attrs[i].name, attrs[i].value};
-    if (opname)
-        v[k++] = (named){"name", NULL};
+        if (strcmp(attrs[i].name, "FlexibleShapeInformation") != 0)
+            v[k++] = (named){attrs[i].name, attrs[i].value};
+    if (extra_name)
+        v[k++] = (named){extra_name, NULL};
+    if (k == 0) {
+        free(v);
+        return 0;
+    }
     qsort(v, (size_t)k, sizeof *v, cmp_named);
     rc |= an_sb_putc(sb, '[');
     for (int i = 0; i < k; i++) {
         const mil_literal *l = v[i].item;
         rc |= an_sb_appendf(sb, "%s%s = ", i ? ", " : "", v[i].name);
         if (!l) {
-            rc |= an_sb_appendf(sb, "string(\"%s\")", opname);
+            rc |= an_sb_puts(sb, extra_text);
         } else if (strcmp(v[i].name, "buildInfo") == 0 && l->kind == MIL_LIT_DICT) {
             mil_literal copy = *l;
             const mil_literal **items = malloc(sizeof *items * (size_t)(l->n_items + 1));
@@ -268,8 +297,117 @@ static int print_op(const mil_function *fn, const mil_op *op, an_strbuf *sb)
     }
     free(in);
     rc |= an_sb_putc(sb, ')');
-    rc |= print_attrs(op->attrs, op->n_attrs, op->name, sb);
+    if (op->name) {
+        an_strbuf nm;
+        an_sb_init(&nm);
+        rc |= an_sb_appendf(&nm, "string(\"%s\")", op->name);
+        rc |= print_attrs(op->attrs, op->n_attrs, "name", nm.buf, sb);
+        an_sb_free(&nm);
+    } else {
+        rc |= print_attrs(op->attrs, op->n_attrs, NULL, NULL, sb);
+    }
     return rc | an_sb_puts(sb, ";\n");
+}
+
+
+static int cmp_shape(const mil_shape *a, const mil_shape *b)
+{
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return a->dims[i] < b->dims[i] ? -1 : 1;
+    return 0;
+}
+
+static int print_shape(const int64_t *dims, int rank, an_strbuf *sb)
+{
+    int rc = an_sb_putc(sb, '[');
+    for (int i = 0; i < rank; i++)
+        rc |= an_sb_appendf(sb, "%s%" PRId64, i ? ", " : "", dims[i]);
+    return rc | an_sb_putc(sb, ']');
+}
+
+/* FlexibleShapeInformation regenerated from the params (mil_param), so that shapes read
+ * from a package description and from a compiled function attribute print alike:
+ * DefaultShapes, then EnumeratedShapes (sets sorted, keyed "0", "1", ...) and/or
+ * RangeDims. Appends nothing when no parameter is flexible. */
+static int print_flexible(const mil_function *fn, an_strbuf *sb)
+{
+    int n_sets = 0, any_range = 0, first = -1, rc = 0;
+    for (int i = 0; i < fn->n_params; i++) {
+        const mil_param *pr = &fn->params[i];
+        if (pr->n_shapes > n_sets)
+            n_sets = pr->n_shapes;
+        if (pr->n_shapes && first < 0)
+            first = i;
+        any_range |= pr->has_range;
+    }
+    if (!n_sets && !any_range)
+        return 0;
+    rc |= an_sb_puts(sb, "tuple<tuple<string, dict<string, tensor<int32, [?]>>>");
+    if (n_sets)
+        rc |= an_sb_puts(sb, ", tuple<string, dict<string, dict<string, tensor<int32, [?]>>>>");
+    if (any_range)
+        rc |= an_sb_puts(sb, ", tuple<string, dict<string, list<tensor<int32, [2]>, ?>>>");
+    rc |= an_sb_puts(sb, ">(((\"DefaultShapes\", {");
+    int k = 0;
+    for (int i = 0; i < fn->n_params; i++) {
+        const mil_param *pr = &fn->params[i];
+        if ((!pr->n_shapes && !pr->has_range) || pr->default_shape.rank == 0)
+            continue;
+        rc |= an_sb_appendf(sb, "%s{\"%s\", ", k++ ? ", " : "", fn->values[pr->value].name);
+        rc |= print_shape(pr->default_shape.dims, pr->default_shape.rank, sb);
+        rc |= an_sb_putc(sb, '}');
+    }
+    rc |= an_sb_puts(sb, "})");
+    if (n_sets) {
+        int order[256];
+        int n = n_sets < 256 ? n_sets : 256;
+        for (int s = 0; s < n; s++)
+            order[s] = s;
+        const mil_param *fp = &fn->params[first];
+        for (int a = 1; a < n; a++) /* insertion sort by the first flexible param's shape */
+            for (int b = a; b > 0 && b < fp->n_shapes &&
+                            cmp_shape(&fp->shapes[order[b]], &fp->shapes[order[b - 1]]) < 0;
+                 b--) {
+                int t = order[b];
+                order[b] = order[b - 1];
+                order[b - 1] = t;
+            }
+        rc |= an_sb_puts(sb, ", (\"EnumeratedShapes\", {");
+        for (int s = 0; s < n; s++) {
+            rc |= an_sb_appendf(sb, "%s{\"%d\", {", s ? ", " : "", s);
+            int m = 0;
+            for (int i = 0; i < fn->n_params; i++) {
+                const mil_param *pr = &fn->params[i];
+                if (order[s] >= pr->n_shapes)
+                    continue;
+                rc |= an_sb_appendf(sb, "%s{\"%s\", ", m++ ? ", " : "", fn->values[pr->value].name);
+                rc |= print_shape(pr->shapes[order[s]].dims, pr->shapes[order[s]].rank, sb);
+                rc |= an_sb_putc(sb, '}');
+            }
+            rc |= an_sb_puts(sb, "}}");
+        }
+        rc |= an_sb_puts(sb, "})");
+    }
+    if (any_range) {
+        rc |= an_sb_puts(sb, ", (\"RangeDims\", {");
+        int m = 0;
+        for (int i = 0; i < fn->n_params; i++) {
+            const mil_param *pr = &fn->params[i];
+            if (!pr->has_range)
+                continue;
+            rc |= an_sb_appendf(sb, "%s{\"%s\", [", m++ ? ", " : "", fn->values[pr->value].name);
+            int rank = fn->values[pr->value].type.rank;
+            for (int d = 0; d < rank && d < MIL_MAX_RANK; d++)
+                rc |= an_sb_appendf(sb, "%s[%" PRId64 ", %" PRId64 "]", d ? ", " : "", pr->range_lo[d],
+                                    pr->range_hi[d]);
+            rc |= an_sb_puts(sb, "]}");
+        }
+        rc |= an_sb_puts(sb, "})");
+    }
+    return rc | an_sb_puts(sb, "))");
 }
 
 static int print_function(const mil_function *fn, an_strbuf *sb)
@@ -283,10 +421,18 @@ static int print_function(const mil_function *fn, an_strbuf *sb)
         rc |= an_sb_appendf(sb, " %s", v->name);
     }
     rc |= an_sb_putc(sb, ')');
-    if (fn->n_attrs) {
-        rc |= an_sb_putc(sb, ' ');
-        rc |= print_attrs(fn->attrs, fn->n_attrs, NULL, sb);
+    an_strbuf flex;
+    an_sb_init(&flex);
+    rc |= print_flexible(fn, &flex);
+    size_t before = sb->len;
+    rc |= an_sb_putc(sb, ' ');
+    size_t mark = sb->len;
+    rc |= print_attrs(fn->attrs, fn->n_attrs, flex.len ? "FlexibleShapeInformation" : NULL, flex.buf, sb);
+    if (sb->len == mark) { /* no bracket: drop the space */
+        sb->len = before;
+        sb->buf[before] = '\0';
     }
+    an_sb_free(&flex);
     rc |= an_sb_puts(sb, " {\n");
     for (int i = 0; i < fn->n_ops; i++)
         rc |= print_op(fn, &fn->ops[i], sb);
@@ -300,7 +446,7 @@ int mil_print_program(const mil_program *p, an_strbuf *sb)
 {
     int rc = an_sb_puts(sb, "program(1.3)\n");
     if (p->n_attrs) {
-        rc |= print_attrs(p->attrs, p->n_attrs, NULL, sb);
+        rc |= print_attrs(p->attrs, p->n_attrs, NULL, NULL, sb);
         rc |= an_sb_putc(sb, '\n');
     }
     rc |= an_sb_puts(sb, "{\n");

@@ -59,8 +59,6 @@ static int array_type(pp *x, pb_cur c, const char *name, mil_type *t)
     NEXT(x, &c, &f, rc)
     {
         if (f.num == 1) {
-            pb_cur one = {x->base, f.at, f.at};
-            mil_shape s = {0};
             if (f.wt == PB_LEN) {
                 pb_cur w = {x->base, f.sub.p, f.sub.end};
                 while (w.p < w.end) {
@@ -76,8 +74,6 @@ static int array_type(pp *x, pb_cur c, const char *name, mil_type *t)
                     return perr(x, f.at, "shape rank is larger than %d", MIL_MAX_RANK);
                 t->dims[t->rank++] = (int64_t)f.u;
             }
-            (void)one;
-            (void)s;
         } else if (f.num == 2 && f.wt == PB_VARINT) {
             switch (f.u) {
             case 65568: t->dtype = MIL_DT_FP32; break;
@@ -134,6 +130,10 @@ static int array_type(pp *x, pb_cur c, const char *name, mil_type *t)
     }
     if (t->dtype == MIL_DT_INVALID)
         return perr(x, at, "array feature without a data type");
+    if (fx) {
+        fx->def.rank = t->rank;
+        memcpy(fx->def.dims, t->dims, sizeof fx->def.dims);
+    }
     an_error e = {{0}};
     if (mil_type_check(t, &e))
         return perr(x, at, "%s", e.msg);
@@ -239,7 +239,7 @@ static int feature_lists(pp *x, pb_cur c, int in_no, int out_no, int st_no, mil_
     int rc, res = -1;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(x, bad, "malformed protobuf field");
+            perr(x, bad, "malformed or truncated protobuf field");
             goto out;
         }
         if (f.wt != PB_LEN)
@@ -473,7 +473,7 @@ static int operation(pp *x, pb_cur c)
     for (const uint8_t *bad = NULL; (rc = pb_next(&p1, &f, &bad)) != 0;) {
         if (rc < 0) {
             free(av.v);
-            return perr(x, bad, "malformed protobuf field");
+            return perr(x, bad, "malformed or truncated protobuf field");
         }
         if (f.wt != PB_LEN)
             continue;
@@ -489,7 +489,7 @@ static int operation(pp *x, pb_cur c)
             for (const uint8_t *bad2 = NULL; (rc2 = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc2 < 0) {
                     free(av.v);
-                    return perr(x, bad2, "malformed protobuf field");
+                    return perr(x, bad2, "malformed or truncated protobuf field");
                 }
                 if (g.num == 1 && g.wt == PB_LEN)
                     in->name = pstr(x, &g);
@@ -594,7 +594,7 @@ static int function(pp *x, pb_cur c, const char *name, mil_function *fn)
     fn->name = name;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(x, bad, "malformed protobuf field");
+            perr(x, bad, "malformed or truncated protobuf field");
             goto out;
         }
         if (f.wt != PB_LEN)
@@ -620,7 +620,7 @@ static int function(pp *x, pb_cur c, const char *name, mil_function *fn)
             int rc2;
             for (const uint8_t *bad2 = NULL; (rc2 = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc2 < 0) {
-                    perr(x, bad2, "malformed protobuf field");
+                    perr(x, bad2, "malformed or truncated protobuf field");
                     goto out;
                 }
                 if (g.num == 2 && g.wt == PB_LEN)
@@ -640,7 +640,7 @@ static int function(pp *x, pb_cur c, const char *name, mil_function *fn)
         goto out;
     }
     fn->opset = opset_name(x, fn->opset);
-    if (block(x, blk, fn) || mil_fb_finish(&fb, fn, x->err))
+    if (block(x, blk, fn) || mil_fb_finish(&fb, fn, x->err) || mil_check_function(fn, x->fname, x->err))
         goto out;
     pbx_attrvec_done(x, &av, &fn->attrs, &fn->n_attrs);
     const mil_literal *flexinfo = NULL;
@@ -669,7 +669,7 @@ static int program(pp *x, pb_cur c)
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
             free(av.v);
-            return perr(x, bad, "malformed protobuf field");
+            return perr(x, bad, "malformed or truncated protobuf field");
         }
         if (f.num == 1 && f.wt == PB_VARINT) {
             p->version_major = f.u > 1000 ? 1000 : (int)f.u;
@@ -681,7 +681,7 @@ static int program(pp *x, pb_cur c)
             for (const uint8_t *bad2 = NULL; (rc2 = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc2 < 0) {
                     free(av.v);
-                    return perr(x, bad2, "malformed protobuf field");
+                    return perr(x, bad2, "malformed or truncated protobuf field");
                 }
                 if (g.num == 1 && g.wt == PB_LEN)
                     name = pstr(x, &g);
@@ -729,6 +729,8 @@ static void apply_flex(pp *x)
                 mil_param *pr = (mil_param *)&fn->params[k];
                 if (strcmp(fn->values[pr->value].name, fx->input) != 0)
                     continue;
+                if ((fx->n_shapes || fx->has_range) && pr->default_shape.rank == 0)
+                    pr->default_shape = fx->def;
                 if (fx->n_shapes && !pr->n_shapes) {
                     pr->n_shapes = fx->n_shapes;
                     pr->shapes = fx->shapes;
@@ -758,7 +760,7 @@ int mil_parse_proto(mil_program *p, const unsigned char *data, size_t len, const
     int rc, have_prog = 0, have_desc = 0, res = -1, other = 0;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(&x, bad, "malformed protobuf field (not a Core ML model?)");
+            perr(&x, bad, "malformed or truncated protobuf field (not a Core ML model?)");
             goto out;
         }
         if (f.num == 1 && f.wt == PB_VARINT)

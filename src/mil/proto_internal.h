@@ -24,6 +24,7 @@ typedef struct flex {
     mil_shape *shapes;
     int has_range;
     int64_t lo[MIL_MAX_RANK], hi[MIL_MAX_RANK];
+    mil_shape def; /* the feature's own shape: the default one */
 } flex;
 
 typedef struct pp {
@@ -56,7 +57,7 @@ PBX_UNUSED __attribute__((format(printf, 3, 4))) static int perr(pp *x, const ui
     for (const uint8_t *bad_ = NULL; ((rc) = pb_next((c), (f), &bad_)) != 0 ||                \
                                      0;)                                                       \
         if ((rc) < 0) {                                                                       \
-            return perr((x), bad_, "malformed protobuf field");                              \
+            return perr((x), bad_, "malformed or truncated protobuf field");                              \
         } else
 
 PBX_UNUSED static char *pstr(pp *x, const pb_field *f)

@@ -90,7 +90,7 @@ int pbx_value_type(pp *x, pb_cur c, mil_type *t)
     const uint8_t *at = c.p;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(x, bad, "malformed protobuf field");
+            perr(x, bad, "malformed or truncated protobuf field");
             goto out;
         }
         if (f.wt != PB_LEN || f.num < 1 || f.num > 5)
@@ -106,7 +106,7 @@ int pbx_value_type(pp *x, pb_cur c, mil_type *t)
             t->length = MIL_DIM_UNKNOWN;
             for (const uint8_t *bad2 = NULL; (rc = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc < 0) {
-                    perr(x, bad2, "malformed protobuf field");
+                    perr(x, bad2, "malformed or truncated protobuf field");
                     goto out;
                 }
                 if (g.num == 1 && g.wt == PB_LEN && value_type_alloc(x, g.sub, &t->elem))
@@ -126,7 +126,7 @@ int pbx_value_type(pp *x, pb_cur c, mil_type *t)
             t->kind = f.num == 3 ? MIL_TYPE_TUPLE : MIL_TYPE_DICT;
             for (const uint8_t *bad2 = NULL; (rc = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc < 0) {
-                    perr(x, bad2, "malformed protobuf field");
+                    perr(x, bad2, "malformed or truncated protobuf field");
                     goto out;
                 }
                 if (g.wt != PB_LEN || (f.num == 3 && g.num != 1) || (f.num == 4 && g.num > 2))
@@ -151,7 +151,7 @@ int pbx_value_type(pp *x, pb_cur c, mil_type *t)
             t->kind = MIL_TYPE_STATE;
             for (const uint8_t *bad2 = NULL; (rc = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc < 0) {
-                    perr(x, bad2, "malformed protobuf field");
+                    perr(x, bad2, "malformed or truncated protobuf field");
                     goto out;
                 }
                 if (g.num == 1 && g.wt == PB_LEN && value_type_alloc(x, g.sub, &t->elem))
@@ -354,7 +354,7 @@ static int items_value(pp *x, pb_cur c, int is_dict, mil_literal *out)
     pb_field f;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(x, bad, "malformed protobuf field");
+            perr(x, bad, "malformed or truncated protobuf field");
             goto out;
         }
         if (f.num != 1 || f.wt != PB_LEN)
@@ -367,7 +367,7 @@ static int items_value(pp *x, pb_cur c, int is_dict, mil_literal *out)
             int have[2] = {0, 0};
             for (const uint8_t *bad2 = NULL; (rc = pb_next(&s, &g, &bad2)) != 0;) {
                 if (rc < 0) {
-                    perr(x, bad2, "malformed protobuf field");
+                    perr(x, bad2, "malformed or truncated protobuf field");
                     goto out;
                 }
                 if ((g.num == 1 || g.num == 2) && g.wt == PB_LEN) {
@@ -427,7 +427,7 @@ int pbx_value(pp *x, pb_cur c, mil_literal *out)
     pb_field f;
     for (const uint8_t *bad = NULL; (rc = pb_next(&c, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(x, bad, "malformed protobuf field");
+            perr(x, bad, "malformed or truncated protobuf field");
             goto out;
         }
         if (f.wt != PB_LEN)
@@ -453,7 +453,7 @@ int pbx_value(pp *x, pb_cur c, mil_literal *out)
         uint64_t off = 0;
         for (const uint8_t *bad = NULL; (rc = pb_next(&blob, &f, &bad)) != 0;) {
             if (rc < 0) {
-                perr(x, bad, "malformed protobuf field");
+                perr(x, bad, "malformed or truncated protobuf field");
                 goto out;
             }
             if (f.num == 1 && f.wt == PB_LEN)
@@ -477,7 +477,7 @@ int pbx_value(pp *x, pb_cur c, mil_literal *out)
     pb_cur body = {0};
     for (const uint8_t *bad = NULL; (rc = pb_next(&imm, &f, &bad)) != 0;) {
         if (rc < 0) {
-            perr(x, bad, "malformed protobuf field");
+            perr(x, bad, "malformed or truncated protobuf field");
             goto out;
         }
         if (f.wt == PB_LEN && f.num >= 1 && f.num <= 4) {

@@ -251,6 +251,12 @@ TEST(errors_are_precise)
     expect_error("progrum(1.0)", "t.mil:1:1: expected 'program'");
     expect_error(HEAD "            tensor<fp16, [1, 1, 1, 1, 1, 1, 1, 1, 1]> y = relu(x = x);\n" TAIL, "rank is larger than 8");
     expect_error(HEAD "            tensor<fp16, [2]> y = relu(x = x, x = x);\n" TAIL, "given twice");
+    expect_error(HEAD "            tensor<fp16, [3]> y = const()[name = string(\"c\"), val = tensor<fp16, [2]>([1, 2])];\n" TAIL,
+                 "t.mil:4:13: const 'c': output type does not match the type of 'val'");
+    expect_error(HEAD "            tensor<fp16, [2]> y = read_state(input = x);\n" TAIL, "'input' must be one state value");
+    expect_error("program(1.3)\n{\n    func main<ios18>(state<tensor<fp16, [2]>> s, tensor<fp32, [2]> x) {\n"
+                 "            write_state(data = x, input = s);\n            tensor<fp16, [2]> y = read_state(input = s);\n" TAIL,
+                 "t.mil:4:13: write_state '': 'data' does not match the state's type");
     /* deep nesting is bounded */
     char deep[4000];
     strcpy(deep, HEAD "            tensor<fp16, [2]> y = relu(x = x)[a = ");
