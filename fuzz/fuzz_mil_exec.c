@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mil/engine.h"
+#include "mil/exec.h"
 #include "mil/loaders.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -16,6 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 1 << 16)
         return 0;
+    /* keep hostile shapes within the fuzzer's memory limit */
+    mx_value_limit = (size_t)16 << 20;
+    mx_memory_limit = (size_t)128 << 20;
     char *text = malloc(size + 1);
     if (!text)
         return 0;

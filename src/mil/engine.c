@@ -254,7 +254,7 @@ static int plan_all(mil_component *c, an_error *err)
         if (t > need)
             need = t;
     }
-    if (need > ((size_t)1 << 35))
+    if (need > mx_memory_limit)
         return an_errorf(err, "%s: activations need %zu bytes, more than this engine allows",
                          c->prog->source, need);
     c->arena = aligned_alloc(64, (need + 63) & ~(size_t)63);

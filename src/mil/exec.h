@@ -123,7 +123,12 @@ struct mil_component {
     mil_predict_stats stats;
     struct mx_fold *folds; /* cache of folded constexpr results, by input identity */
     struct mil_weights *weights; /* weight files, mapped on first use */
+    size_t folded_bytes;  /* memory taken by folded constants */
 };
+
+/* Memory bounds against hostile model files: the largest single value, and the largest
+ * activation arena / total of folded constants. Lowered by the fuzz targets only. */
+extern size_t mx_value_limit, mx_memory_limit;
 
 /* Op tables (ops_*.c), each ended by a NULL name, and the lookup over all of them. */
 extern const mx_opdef mx_ops_elem[], mx_ops_linalg[], mx_ops_shape[], mx_ops_reduce[],

@@ -21,7 +21,9 @@
 #include "mil/exec.h"
 
 /* Refuse absurd shapes from a model file rather than trying to allocate them. */
-#define MX_MAX_VALUE_BYTES ((size_t)1 << 33)
+size_t mx_value_limit = (size_t)1 << 33;
+size_t mx_memory_limit = (size_t)1 << 35;
+#define MX_MAX_VALUE_BYTES mx_value_limit
 
 void *mx_plan_alloc(mx_plan *p, size_t n) { return an_arena_alloc(&p->comp->mem, n); }
 
@@ -650,6 +652,9 @@ static int fold_step(mx_plan *p, mx_step *s, an_error *err)
         return 0;
     for (int o = 0; o < s->nout; o++) {
         mx_val *v = s->out[o];
+        c->folded_bytes += v->nbytes;
+        if (c->folded_bytes > mx_memory_limit)
+            return vop_error_(c, p->fn, s->op, err, "folded constants exceed %zu bytes", mx_memory_limit);
         v->kind = MX_CONST;
         v->data = an_arena_alloc_aligned(&c->mem, v->nbytes ? v->nbytes : 1, 64);
         if (!v->data)
