@@ -254,6 +254,9 @@ static int plan_all(mil_component *c, an_error *err)
         if (t > need)
             need = t;
     }
+    if (need > mx_memory_limit)
+        return an_errorf(err, "%s: activations need %zu bytes, more than this engine allows",
+                         c->prog->source, need);
     c->arena = aligned_alloc(64, (need + 63) & ~(size_t)63);
     if (!c->arena)
         return an_errorf(err, "out of memory (activation arena of %zu bytes)", need);
@@ -436,6 +439,13 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
     const mil_tensor *bound[64];
     if (d->n_inputs > 64)
         return an_errorf(err, "too many inputs");
+    for (int j = 0; j < n_in; j++) {
+        int known = 0;
+        for (int i = 0; i < d->n_inputs; i++)
+            known |= strcmp(in[j].name, d->inputs[i].name) == 0;
+        if (!known)
+            return an_errorf(err, "function '%s' has no input '%s'", d->name, in[j].name);
+    }
     for (int i = 0; i < d->n_inputs; i++) {
         bound[i] = NULL;
         for (int j = 0; j < n_in; j++)
@@ -450,13 +460,6 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
             return an_errorf(err, "function '%s': input '%s' must be %s, got %s", d->name,
                              d->inputs[i].name, mil_dtype_name(d->inputs[i].dtype),
                              mil_dtype_name(bound[i]->dtype));
-    }
-    for (int j = 0; j < n_in; j++) {
-        int known = 0;
-        for (int i = 0; i < d->n_inputs; i++)
-            known |= strcmp(in[j].name, d->inputs[i].name) == 0;
-        if (!known)
-            return an_errorf(err, "function '%s' has no input '%s'", d->name, in[j].name);
     }
     mx_plan *p = NULL;
     for (mx_plan *q = c->plans; q && !p; q = q->next) {
@@ -517,8 +520,11 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
             continue; /* folded at load */
         if ((s->def->flags & MX_F_VIEW) && s->in_place)
             continue;
-        if (s->def->run(&ctx, s))
-            return an_error_prefix(err, "%s: function '%s'", c->prog->source, d->name);
+        if (s->def->run(&ctx, s)) {
+            char where[300];
+            return an_error_prefix(err, "%s: function '%s'", mx_place(c, s->op, where, sizeof where),
+                                   d->name);
+        }
         c->stats.ops_run++;
     }
     for (int o = 0; o < p->n_out; o++)

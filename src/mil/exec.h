@@ -61,7 +61,10 @@ enum {
     MX_F_PURE = 1, /* folded at load when every input is constant */
     MX_F_VIEW = 2, /* output is input 0 with another shape: an alias, never a copy */
     MX_F_LITERAL = 8, /* const: infer binds the output to the literal itself */
-    MX_F_SHAPEONLY = 4, /* reads only the shape of input 0: foldable when the rest is const */
+    MX_F_SHAPEONLY = 4,
+    MX_F_MULTIOUT = 32, /* one or more outputs (split); others have exactly one */
+    MX_F_NOOUT = 64,    /* no outputs (write_state) */
+    MX_F_SAMEDT = 16, /* outputs have input 0's dtype (kernels copy raw elements) */ /* reads only the shape of input 0: foldable when the rest is const */
 };
 
 typedef struct mx_opdef {
@@ -120,7 +123,12 @@ struct mil_component {
     mil_predict_stats stats;
     struct mx_fold *folds; /* cache of folded constexpr results, by input identity */
     struct mil_weights *weights; /* weight files, mapped on first use */
+    size_t folded_bytes;  /* memory taken by folded constants */
 };
+
+/* Memory bounds against hostile model files: the largest single value, and the largest
+ * activation arena / total of folded constants. Lowered by the fuzz targets only. */
+extern size_t mx_value_limit, mx_memory_limit;
 
 /* Op tables (ops_*.c), each ended by a NULL name, and the lookup over all of them. */
 extern const mx_opdef mx_ops_elem[], mx_ops_linalg[], mx_ops_shape[], mx_ops_reduce[],
@@ -162,6 +170,8 @@ int mx_norm_axis(const mx_step *s, int64_t axis, int rank, int *out, an_error *e
 int mx_op_error(const mx_step *s, an_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void *mx_plan_alloc(mx_plan *p, size_t n);
+/* "model.mil:12:7" (text) or "model.mlmodel@1234" (protobuf offset) of an op. */
+const char *mx_place(const mil_component *c, const mil_op *op, char *buf, size_t n);
 
 /* Broadcast shapes of two operands into out (NumPy rules). -1 + err when incompatible. */
 int mx_broadcast(const mx_step *s, int ra, const int64_t *a, int rb, const int64_t *b, int *ro,

@@ -62,8 +62,10 @@ static const char *find_key(const char *h, const char *e, const char *key)
     for (const char *p = h; p + kl + 2 < e; p++)
         if ((*p == '\'' || *p == '"') && memcmp(p + 1, key, kl) == 0 && p[kl + 1] == *p) {
             const char *q = skip_ws(p + kl + 2, e);
-            if (q < e && *q == ':')
-                return skip_ws(q + 1, e);
+            if (q < e && *q == ':') {
+                q = skip_ws(q + 1, e);
+                return q < e ? q : NULL;
+            }
         }
     return NULL;
 }
@@ -91,7 +93,7 @@ int mil_npy_parse(const void *data, size_t len, const char *name, mil_tensor *t,
         return an_errorf(err, "%s: header length %zu does not fit the file", name, hl);
     const char *h = (const char *)b + off, *e = h + hl;
     const char *v = find_key(h, e, "descr");
-    if (!v || (*v != '\'' && *v != '"'))
+    if (!v || v >= e || (*v != '\'' && *v != '"'))
         return an_errorf(err, "%s: header has no 'descr'", name);
     const char *ve = memchr(v + 1, *v, (size_t)(e - v - 1));
     if (!ve)
@@ -108,7 +110,7 @@ int mil_npy_parse(const void *data, size_t len, const char *name, mil_tensor *t,
     if ((size_t)(e - v) < 5 || memcmp(v, "False", 5) != 0)
         return an_errorf(err, "%s: bad 'fortran_order'", name);
     v = find_key(h, e, "shape");
-    if (!v || *v != '(')
+    if (!v || v >= e || *v != '(')
         return an_errorf(err, "%s: header has no 'shape' tuple", name);
     v++;
     for (;;) {

@@ -94,6 +94,8 @@ static inline int64_t ifloordiv(int64_t a, int64_t b)
 {
     if (b == 0)
         return 0;
+    if (b == -1)
+        return (int64_t)(0 - (uint64_t)a); /* INT64_MIN / -1 wraps instead of trapping */
     int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0)))
         q--;
@@ -104,14 +106,14 @@ static inline int64_t ipow(int64_t a, int64_t b)
 {
     if (b < 0)
         return a == 1 ? 1 : (a == -1 ? (b & 1 ? -1 : 1) : 0);
-    int64_t r = 1;
+    uint64_t r = 1, x = (uint64_t)a; /* wraps modulo 2^64, never traps */
     while (b) {
         if (b & 1)
-            r *= a;
-        a *= a;
+            r *= x;
+        x *= x;
         b >>= 1;
     }
-    return r;
+    return (int64_t)r;
 }
 
 static int run_binary(mx_ctx *c, const mx_step *s)
@@ -166,12 +168,12 @@ static int run_binary(mx_ctx *c, const mx_step *s)
         case B_ADD: IB((int64_t)((uint64_t)a + (uint64_t)b)); break;
         case B_SUB: IB((int64_t)((uint64_t)a - (uint64_t)b)); break;
         case B_MUL: IB((int64_t)((uint64_t)a * (uint64_t)b)); break;
-        case B_DIV: IB(b == 0 ? 0 : a / b); break;
+        case B_DIV: IB(b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b); break;
         case B_MAX: IB(a > b ? a : b); break;
         case B_MIN: IB(a < b ? a : b); break;
         case B_POW: IB(ipow(a, b)); break;
         case B_FLOORDIV: IB(ifloordiv(a, b)); break;
-        case B_MOD: IB(b == 0 ? 0 : a - ifloordiv(a, b) * b); break;
+        case B_MOD: IB(b == 0 || b == -1 ? 0 : a - ifloordiv(a, b) * b); break;
         case B_EQ: IB(a == b); break;
         case B_NE: IB(a != b); break;
         case B_GT: IB(a > b); break;

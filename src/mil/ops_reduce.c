@@ -154,12 +154,13 @@ static int run_reduce(mx_ctx *c, const mx_step *s)
             for (int64_t r = 0; r < a->count; r++) {
                 int64_t v = mil_ld_i64(x->data, x->dt, base + pos_off(a->rr, a->rshape, a->rstride, r));
                 switch (code) {
-                case R_SUM: acc += v; break;
+                /* integer sums wrap modulo 2^64 rather than trap */
+                case R_SUM: acc = (int64_t)((uint64_t)acc + (uint64_t)v); break;
                 case R_MAX: acc = v > acc ? v : acc; break;
                 case R_MIN: acc = v < acc ? v : acc; break;
-                case R_PROD: acc *= v; break;
-                case R_L1: acc += v < 0 ? -v : v; break;
-                case R_SUMSQ: acc += v * v; break;
+                case R_PROD: acc = (int64_t)((uint64_t)acc * (uint64_t)v); break;
+                case R_L1: acc = (int64_t)((uint64_t)acc + (v < 0 ? 0 - (uint64_t)v : (uint64_t)v)); break;
+                case R_SUMSQ: acc = (int64_t)((uint64_t)acc + (uint64_t)v * (uint64_t)v); break;
                 }
             }
             mil_st_i64(o->data, o->dt, k, acc);
@@ -207,6 +208,10 @@ static int run_arg(mx_ctx *c, const mx_step *s)
     int64_t nk = mil_shape_numel(a->kr, a->kshape), st = a->rstride[0];
     for (int64_t k = 0; k < nk; k++) {
         int64_t base = pos_off(a->kr, a->kshape, a->kstride, k), best = 0;
+        if (a->count == 0) {
+            mil_st_i64(o->data, o->dt, k, 0);
+            continue;
+        }
         float bv = mil_ld_f32(x->data, x->dt, base);
         for (int64_t r = 1; r < a->count; r++) {
             float v = mil_ld_f32(x->data, x->dt, base + r * st);

@@ -106,6 +106,8 @@ static int infer_reshape(mx_plan *p, mx_step *s, an_error *err)
         } else if (shp[d] < 0) {
             return mx_op_error(s, err, "negative dimension %lld in shape", (long long)shp[d]);
         } else {
+            if (shp[d] && known > ((int64_t)1 << 40) / shp[d])
+                return mx_op_error(s, err, "shape too large");
             known *= shp[d];
         }
     }
@@ -677,21 +679,22 @@ static int run_write_state(mx_ctx *c, const mx_step *s)
 }
 
 const mx_opdef mx_ops_shape[] = {
-    {"reshape", {"x", "shape", NULL}, infer_reshape, run_view, MX_F_PURE | MX_F_VIEW},
-    {"squeeze", {"x", "axes", NULL}, infer_squeeze, run_view, MX_F_PURE | MX_F_VIEW},
-    {"expand_dims", {"x", "axes", NULL}, infer_expand_dims, run_view, MX_F_PURE | MX_F_VIEW},
-    {"identity", {"x", NULL}, infer_identity, run_view, MX_F_PURE | MX_F_VIEW},
-    {"transpose", {"x", "perm", NULL}, infer_transpose, run_transpose, MX_F_PURE},
+    {"reshape", {"x", "shape", NULL}, infer_reshape, run_view, MX_F_PURE | MX_F_VIEW | MX_F_SAMEDT},
+    {"squeeze", {"x", "axes", NULL}, infer_squeeze, run_view, MX_F_PURE | MX_F_VIEW | MX_F_SAMEDT},
+    {"expand_dims", {"x", "axes", NULL}, infer_expand_dims, run_view, MX_F_PURE | MX_F_VIEW | MX_F_SAMEDT},
+    {"identity", {"x", NULL}, infer_identity, run_view, MX_F_PURE | MX_F_VIEW | MX_F_SAMEDT},
+    {"transpose", {"x", "perm", NULL}, infer_transpose, run_transpose, MX_F_PURE | MX_F_SAMEDT},
     {"concat", {"values", "axis", "interleave", NULL}, infer_concat, run_concat, MX_F_PURE},
-    {"split", {"x", "num_splits", "split_sizes", "axis", NULL}, infer_split, run_split, MX_F_PURE},
-    {"tile", {"x", "reps", NULL}, infer_tile, run_tile, MX_F_PURE},
+    {"split", {"x", "num_splits", "split_sizes", "axis", NULL}, infer_split, run_split,
+     MX_F_PURE | MX_F_SAMEDT | MX_F_MULTIOUT},
+    {"tile", {"x", "reps", NULL}, infer_tile, run_tile, MX_F_PURE | MX_F_SAMEDT},
     {"pad", {"x", "pad", "mode", "constant_val", NULL}, infer_pad, run_pad, MX_F_PURE},
     {"fill", {"shape", "value", NULL}, infer_fill, run_fill, MX_F_PURE},
     {"fill_like", {"ref_tensor", "value", NULL}, infer_fill, run_fill, MX_F_PURE | MX_F_SHAPEONLY},
     {"range_1d", {"end", "start", "step", NULL}, infer_range, run_range, MX_F_PURE},
     {"shape", {"x", NULL}, infer_shape, run_shape, MX_F_PURE | MX_F_SHAPEONLY},
-    {"band_part", {"x", "lower", "upper", NULL}, infer_band, run_band, MX_F_PURE},
+    {"band_part", {"x", "lower", "upper", NULL}, infer_band, run_band, MX_F_PURE | MX_F_SAMEDT},
     {"read_state", {"input", NULL}, infer_read_state, run_read_state, 0},
-    {"write_state", {"input", "data", NULL}, infer_write_state, run_write_state, 0},
+    {"write_state", {"input", "data", NULL}, infer_write_state, run_write_state, MX_F_NOOUT},
     {NULL, {NULL}, NULL, NULL, 0},
 };

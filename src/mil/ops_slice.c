@@ -442,9 +442,9 @@ static int run_gather_along_axis(mx_ctx *c, const mx_step *s)
 const mx_opdef mx_ops_slice[] = {
     {"slice_by_index",
      {"x", "begin", "end", "stride", "begin_mask", "end_mask", "squeeze_mask", NULL},
-     infer_slice_by_index, run_slice_by_index, MX_F_PURE},
+     infer_slice_by_index, run_slice_by_index, MX_F_PURE | MX_F_SAMEDT},
     {"slice_by_size", {"x", "begin", "size", NULL}, infer_slice_by_size, run_slice_by_size,
-     MX_F_PURE},
+     MX_F_PURE | MX_F_SAMEDT},
     {"slice_update",
      {"x", "update", "begin", "end", "stride", "begin_mask", "end_mask", "squeeze_mask", NULL},
      infer_slice_update, run_slice_update, MX_F_PURE},

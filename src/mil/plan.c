@@ -20,6 +20,11 @@
 
 #include "mil/exec.h"
 
+/* Refuse absurd shapes from a model file rather than trying to allocate them. */
+size_t mx_value_limit = (size_t)1 << 33;
+size_t mx_memory_limit = (size_t)1 << 35;
+#define MX_MAX_VALUE_BYTES mx_value_limit
+
 void *mx_plan_alloc(mx_plan *p, size_t n) { return an_arena_alloc(&p->comp->mem, n); }
 
 int mx_is_const(const mx_val *v) { return v && v->kind == MX_CONST; }
@@ -69,13 +74,13 @@ int mx_op_error(const mx_step *s, an_error *err, const char *fmt, ...)
     va_end(ap);
     if (!s->op)
         return an_errorf(err, "output copy: %s", msg);
-    if (s->op->line > 0)
-        return an_errorf(err, "line %d:%d: op '%s'%s%s%s: %s", s->op->line, s->op->col,
-                         s->op->type, s->op->name ? " '" : "", s->op->name ? s->op->name : "",
-                         s->op->name ? "'" : "", msg);
-    return an_errorf(err, "offset %llu: op '%s'%s%s%s: %s", (unsigned long long)s->op->offset,
-                     s->op->type, s->op->name ? " '" : "", s->op->name ? s->op->name : "",
-                     s->op->name ? "'" : "", msg);
+    return an_errorf(err, "op '%s'%s%s%s: %s", s->op->type, s->op->name ? " '" : "",
+                     s->op->name ? s->op->name : "", s->op->name ? "'" : "", msg);
+}
+
+const char *mx_place(const mil_component *c, const mil_op *op, char *buf, size_t n)
+{
+    return place(c, op, buf, n);
 }
 
 /* ---- parameters ---- */
@@ -156,7 +161,7 @@ const char *mx_param_str(const mx_step *s, int k, const char *def)
 int mx_norm_axis(const mx_step *s, int64_t axis, int rank, int *out, an_error *err)
 {
     int64_t a = axis < 0 ? axis + rank : axis;
-    if (a < 0 || a >= (rank > 0 ? rank : 1))
+    if (a < 0 || a >= rank)
         return mx_op_error(s, err, "axis %lld out of range for rank %d", (long long)axis, rank);
     *out = (int)a;
     return 0;
@@ -218,14 +223,25 @@ static mx_val *new_val(mx_plan *p)
     return v;
 }
 
-static void set_size(mx_val *v)
+/* Element count and byte size; -1 when a dim is negative or the size is absurd (the
+ * product is checked before it could overflow). */
+static int set_size(mx_val *v)
 {
-    v->numel = mil_shape_numel(v->rank, v->shape);
+    uint64_t n = 1;
+    for (int d = 0; d < v->rank; d++) {
+        if (v->shape[d] < 0)
+            return -1;
+        if (v->shape[d] && n > (MX_MAX_VALUE_BYTES / (uint64_t)v->shape[d]))
+            return -1;
+        n *= (uint64_t)v->shape[d];
+    }
+    v->numel = (int64_t)n;
     int bits = mx_dtype_bits(v->dt);
     if (v->dt == MIL_DT_STRING)
         v->nbytes = (size_t)v->numel * sizeof(char *);
     else
         v->nbytes = (size_t)(((uint64_t)v->numel * (uint64_t)bits + 7) / 8);
+    return v->nbytes > MX_MAX_VALUE_BYTES ? -1 : 0;
 }
 
 static mx_val *root_of(mx_plan *p, mx_val *v) { return v->kind == MX_ALIAS ? p->vals[v->root] : v; }
@@ -244,7 +260,8 @@ static int literal_val(mx_plan *p, const mil_literal *lit, const mil_op *op, mx_
     v->rank = lit->type.rank < 0 ? 0 : lit->type.rank;
     for (int i = 0; i < v->rank; i++)
         v->shape[i] = lit->type.dims[i];
-    set_size(v);
+    if (set_size(v))
+        return vop_error_(c, p->fn, op, err, "literal has an unusable shape");
     const void *data = NULL;
     size_t nbytes = 0;
     if (mx_literal_data(c, lit, &data, &nbytes, err)) {
@@ -268,6 +285,21 @@ static int find_input_slot(const mx_opdef *d, const char *name)
 }
 
 static int fold_step(mx_plan *p, mx_step *s, an_error *err);
+
+/* Whether the first op after op i that uses state value sid is a write_state: only then
+ * may op i update that state in place (no read in between may see the change early, and
+ * the state must end up written, not silently modified). */
+static int next_state_use_writes(const mil_function *fn, int i, int sid)
+{
+    for (int j = i + 1; j < fn->n_ops; j++) {
+        const mil_op *op = &fn->ops[j];
+        for (int k = 0; k < op->n_inputs; k++)
+            for (int b = 0; b < op->inputs[k].n_bindings; b++)
+                if (op->inputs[k].bindings[b].value == sid)
+                    return strcmp(op->type, "write_state") == 0;
+    }
+    return 0;
+}
 
 static const mx_opdef copy_def; /* defined below: output copies */
 
@@ -345,7 +377,9 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             memcpy(v->shape, p->in_shapes[k_in], sizeof v->shape);
             k_in++;
         }
-        set_size(v);
+        if (set_size(v))
+            return an_errorf(err, "%s: function '%s': parameter '%s' has an unusable shape",
+                             c->prog->source, fn->name, fn->values[v->id].name);
     }
 
     p->nsteps = 0;
@@ -360,6 +394,9 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             return vop_error_(c, fn, op, err, "unknown op (not supported by this engine)");
         if (op->n_blocks > 0)
             return vop_error_(c, fn, op, err, "nested blocks are not supported");
+        int want_out = (s->def->flags & MX_F_NOOUT) ? 0 : 1;
+        if ((s->def->flags & MX_F_MULTIOUT) ? op->n_outputs < 1 : op->n_outputs != want_out)
+            return vop_error_(c, fn, op, err, "has %d outputs, expected %d", op->n_outputs, want_out);
         for (int k = 0; k < op->n_inputs; k++) {
             const mil_input *in = &op->inputs[k];
             int slot = find_input_slot(s->def, in->name);
@@ -421,7 +458,15 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
         }
         for (int o = 0; o < s->nout; o++) {
             mx_val *v = s->out[o];
-            set_size(v);
+            if ((s->def->flags & MX_F_SAMEDT) && mx_in(s, 0) && v->dt != mx_in(s, 0)->dt)
+                return vop_error_(c, fn, op, err, "declared output dtype %s differs from the input's %s",
+                                  mil_dtype_name(v->dt), mil_dtype_name(mx_in(s, 0)->dt));
+            if (!(s->def->flags & MX_F_LITERAL) && strncmp(op->type, "constexpr_", 10) != 0 &&
+                mil_dtype_size(v->dt) == 0)
+                return vop_error_(c, fn, op, err, "output type %s is not a runtime tensor type",
+                                  mil_dtype_name(v->dt));
+            if (set_size(v))
+                return vop_error_(c, fn, op, err, "output shape is negative or too large");
             if (o < 8 && declared_rank[o] >= 0) {
                 int bad = declared_rank[o] != v->rank;
                 for (int d = 0; !bad && d < v->rank; d++)
@@ -490,7 +535,8 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
         } else if (strcmp(op->type, "slice_update") == 0) {
             mx_val *x = mx_in(s, 0);
             mx_val *r = root_of(p, x);
-            int ok = (r->kind == MX_ARENA || r->is_state_param) && r->last <= i && x->last <= i;
+            int ok = (r->kind == MX_ARENA || (r->is_state_param && next_state_use_writes(fn, i, r->id))) &&
+                     r->last <= i && x->last <= i;
             if (ok) {
                 s->in_place = 1;
                 s->out[0]->kind = MX_ALIAS;
@@ -527,7 +573,7 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             nv->dt = v->dt;
             nv->rank = v->rank;
             memcpy(nv->shape, v->shape, sizeof nv->shape);
-            set_size(nv);
+            (void)set_size(nv); /* same shape as v, already checked */
             nv->kind = MX_ARENA;
             nv->def = nv->last = fn->n_ops;
             s->def = &copy_def;
@@ -606,6 +652,9 @@ static int fold_step(mx_plan *p, mx_step *s, an_error *err)
         return 0;
     for (int o = 0; o < s->nout; o++) {
         mx_val *v = s->out[o];
+        c->folded_bytes += v->nbytes;
+        if (c->folded_bytes > mx_memory_limit)
+            return vop_error_(c, p->fn, s->op, err, "folded constants exceed %zu bytes", mx_memory_limit);
         v->kind = MX_CONST;
         v->data = an_arena_alloc_aligned(&c->mem, v->nbytes ? v->nbytes : 1, 64);
         if (!v->data)

@@ -234,6 +234,47 @@ TEST(state_read_before_write_sees_old_value)
     mil_component_free(c);
 }
 
+/* slice_update on a state read: in place only when the next use of the state writes it.
+ * Here a second read comes first (it must see the old value), and another function
+ * updates without writing back (the state must not change). */
+TEST(state_update_in_place_only_before_a_write)
+{
+    an_error err = {{0}};
+    mil_component *c = load_text("upd",
+        "program(1.3)\n{\n"
+        "    func reread<ios18>(tensor<fp32, [1]> x, state<tensor<fp32, [3]>> s) {\n"
+        "        tensor<fp32, [3]> r1 = read_state(input = s)[name = string(\"r1\")];\n"
+        "        tensor<fp32, [3]> u = slice_update(begin = tensor<int32, [1]>([1]), end = tensor<int32, [1]>([2]), update = x, x = r1)[name = string(\"u\")];\n"
+        "        tensor<fp32, [3]> r2 = read_state(input = s)[name = string(\"r2\")];\n"
+        "        tensor<fp32, [3]> old = add(x = r2, y = fp32(0))[name = string(\"old\")];\n"
+        "        write_state(data = u, input = s)[name = string(\"w\")];\n"
+        "    } -> (old);\n"
+        "    func nowrite<ios18>(tensor<fp32, [1]> x, state<tensor<fp32, [3]>> s) {\n"
+        "        tensor<fp32, [3]> r1 = read_state(input = s)[name = string(\"r1\")];\n"
+        "        tensor<fp32, [3]> u = slice_update(begin = tensor<int32, [1]>([0]), end = tensor<int32, [1]>([1]), update = x, x = r1)[name = string(\"u\")];\n"
+        "    } -> (u);\n}\n", &err);
+    if (!c)
+        fprintf(stderr, "%s\n", err.msg);
+    REQUIRE(c);
+    mil_state *st = mil_state_new(c, "reread", &err);
+    REQUIRE(st);
+    float xv[1] = {7.0f};
+    mil_named_tensor in = {"x", {MIL_DT_FP32, 1, {1}, xv}};
+    const mil_named_tensor *out;
+    int n_out;
+    REQUIRE(mil_predict(c, "reread", 1, &in, st, &out, &n_out, &err) == 0);
+    const float *old = out[0].t.data, *sv = st->bufs[0].t.data;
+    CHECK_NEAR(old[1], 0.0, 0);
+    CHECK_NEAR(sv[1], 7.0, 0);
+    REQUIRE(mil_predict(c, "nowrite", 1, &in, st, &out, &n_out, &err) == 0);
+    const float *u = out[0].t.data;
+    CHECK_NEAR(u[0], 7.0, 0);
+    CHECK_NEAR(u[1], 7.0, 0);
+    CHECK_NEAR(sv[0], 0.0, 0); /* not written back: the state keeps its value */
+    mil_state_free(st);
+    mil_component_free(c);
+}
+
 /* A function with no state and one whose state is made by extending another's. */
 TEST(state_extend_and_unknown_op_place)
 {
@@ -288,6 +329,7 @@ int main(void)
     }
     RUN(kv_state_in_place_shared_no_alloc);
     RUN(state_read_before_write_sees_old_value);
+    RUN(state_update_in_place_only_before_a_write);
     RUN(state_extend_and_unknown_op_place);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

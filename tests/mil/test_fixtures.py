@@ -54,7 +54,7 @@ def compare(got, want, tol, where):
     # error relative to the tensor's largest magnitude (elementwise relative error is
     # meaningless next to zero)
     rel = float(err.max() / max(np.abs(w).max(), 1e-6)) if err.size else 0.0
-    key = str(want.dtype)
+    key = "%s %s" % (want.dtype, "sequence" if "/sequence" in where else "component")
     if key not in worst or rel > worst[key][0]:
         worst[key] = (rel, where, float(err.max()) if err.size else 0.0)
     bad = err > tol["atol"] + tol["rtol"] * np.abs(w)

@@ -72,6 +72,8 @@ TEST(rejects_malformed)
     CHECK(strstr(err.msg, "shape needs 8") != NULL);
     static const char huge[] = "\x93NUMPY\x01\x00\x46\x00{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999,), }\n";
     CHECK(parse(huge, sizeof huge - 1, &t, &err) != 0);
+    /* a header whose last key has no value before the end (once read past the buffer) */
+    CHECK(mil_npy_read("fuzz/corpus/npy/regress_descr_at_end.npy", &t, &err) != 0);
 }
 
 int main(void)

@@ -258,9 +258,51 @@ def cases(tmp):
         want = f16r(np.clip(xf, -1.25, 0.5), dt)
         run("clip_%s" % MILT[np.dtype(dt)], p,
             {p.op("clip", want, x="x", alpha=lit(np.array(-1.25, dt)), beta=lit(np.array(0.5, dt))): want}, tmp)
+    for dt in (F16, F32):
+        n = MILT[np.dtype(dt)]
+        x = rnd((3, 5), dt, -3, 3)
+        xf = x.astype(F32)
+        for op, fn, extra in [
+                ("leaky_relu", lambda v: np.where(v >= 0, v, 0.25 * v), {"alpha": lit(np.array(0.25, dt))}),
+                ("elu", lambda v: np.where(v > 0, v, 0.5 * (np.exp(v) - 1)), {"alpha": lit(np.array(0.5, dt))}),
+                ("relu6", lambda v: np.clip(v, 0, 6), {}), ("exp2", np.exp2, {}),
+                ("identity", lambda v: v, {})]:
+            p = Prog({"x": x})
+            want = f16r(fn(xf), dt)
+            run("%s_%s" % (op, n), p, {p.op(op, want, x="x", **extra): want}, tmp)
+        p = Prog({"x": x})
+        want = np.full((3, 5), 2.5, dt)
+        run("fill_like_%s" % n, p, {p.op("fill_like", want, ref_tensor="x", value=lit(np.array(2.5, dt))): want}, tmp)
+        xp = rnd((2, 3, 4), dt, 0.1, 2)
+        for op, fn in [("reduce_l1_norm", lambda a: np.abs(a).sum(1)), ("reduce_sum_square", lambda a: (a * a).sum(1)),
+                       ("reduce_log_sum", lambda a: np.log(a.sum(1)))]:
+            p = Prog({"x": xp})
+            want = f16r(fn(xp.astype(F32)), dt)
+            run("%s_%s" % (op, n), p, {p.op(op, want, x="x", axes=lit(np.array([1], np.int32))): want}, tmp)
     xi = np.array([[-3, 0, 5]], np.int32)
     p = Prog({"x": xi})
     run("abs_int32", p, {p.op("abs", np.abs(xi), x="x"): np.abs(xi)}, tmp)
+    # the narrow integer dtypes and bool through arithmetic, layout and selection ops
+    for dt in (np.int8, np.uint8, np.int16, np.uint16):
+        n = MILT[np.dtype(dt)]
+        x = RNG.integers(0, 50, (2, 3)).astype(dt)
+        y = RNG.integers(0, 50, (3,)).astype(dt)
+        p = Prog({"x": x, "y": y})
+        want = (x + y).astype(dt)
+        run("add_%s" % n, p, {p.op("add", want, x="x", y="y"): want}, tmp)
+        p = Prog({"x": x})
+        want = np.ascontiguousarray(x.T)
+        run("transpose_%s" % n, p, {p.op("transpose", want, x="x", perm=lit(np.array([1, 0], np.int32))): want}, tmp)
+        c = RNG.random((2, 3)) < 0.5
+        p = Prog({"c": c, "x": x, "y": y})
+        want = np.where(c, x, y).astype(dt)
+        run("select_%s" % n, p, {p.op("select", want, cond="c", a="x", b="y"): want}, tmp)
+    bx = RNG.random((2, 3)) < 0.5
+    p = Prog({"x": bx})
+    want = np.concatenate([bx, ~bx], 0)
+    nb = p.op("logical_not", bx, x="x")
+    run("concat_bool", p, {p.op("concat", want, values="(x, %s)" % nb, axis=lit(np.array(0, np.int32)),
+                               interleave=lit(np.array(False))): want}, tmp)
 
     # ---- cast ----
     xf = np.array([[-2.75, -0.5, 0.0, 0.49, 1.5, 2.5, 300.7, 65519.0]], F32)
@@ -380,6 +422,8 @@ def cases(tmp):
     slice_cases(tmp)
     const_cases(tmp)
     error_cases(tmp)
+    runtime_error_cases(tmp)
+    output_count_cases(tmp)
 
 
 def conv_ref(x, w, b, stride, dil, groups, pad_type, pad, hw, k):
@@ -687,6 +731,27 @@ def error_cases(tmp):
     p.lines.append('tensor<fp32, [2, 4]> y = add(x = x, y = x)[name = string("y")];')
     run("declared_shape_mismatch_is_an_error", p, {"y": np.zeros((2, 4), F32)}, tmp,
         expect_error="differs from the declared")
+
+
+def output_count_cases(tmp):
+    p = Prog({"x": np.zeros((2,), F32)})
+    p.lines.append('relu(x = x)[name = string("r")];')
+    p.lines.append('tensor<fp32, [2]> y = relu(x = x)[name = string("y")];')
+    run("op_without_output_is_a_load_error", p, {"y": np.zeros(2, F32)}, tmp, expect_error="has 0 outputs")
+
+
+def runtime_error_cases(tmp):
+    # a write position past the end is an error at predict time, never a wild write
+    x = np.zeros((2, 5, 6), F16)
+    u = np.ones((2, 1, 6), F16)
+    p = Prog({"x": x, "u": u, "pos": np.array([10], np.int32)})
+    bgn = p.op("concat", ("int32", [3]), values="(%s, pos, %s)" % (lit(np.array([0], np.int32)), lit(np.array([0], np.int32))),
+               axis=lit(np.array(0, np.int32)), interleave=lit(np.array(False)))
+    pe = p.op("add", ("int32", [1]), x="pos", y=lit(np.array([1], np.int32)))
+    end = p.op("concat", ("int32", [3]), values="(%s, %s, %s)" % (lit(np.array([2], np.int32)), pe, lit(np.array([6], np.int32))),
+               axis=lit(np.array(0, np.int32)), interleave=lit(np.array(False)))
+    o = p.op("slice_update", x, x="x", update="u", begin=bgn, end=end)
+    run("slice_update_out_of_range_is_a_predict_error", p, {o: x}, tmp, expect_error="update has 12 elements, the slice 0")
 
 
 def main():
