@@ -24,6 +24,8 @@ for line in open(path, encoding="utf-8"):
     r = json.loads(line)
     if r.get("text") == text and r["add_special"] == add:
         v = r[field]
+        if v is True:  # the same as the input text
+            v = text
         print(json.dumps(v, separators=(", ", ":")) if isinstance(v, list) else v, end="")
         break
 PYEOF
