@@ -147,7 +147,7 @@ static void check_case(tok_tokenizer *tok, json_object *rec, long line)
         want = malloc((wn ? wn : 1) * sizeof *want);
         for (size_t i = 0; i < wn; i++)
             want[i] = (int32_t)json_object_get_int64(json_object_array_get_idx(v, i));
-        if (wn == n && !memcmp(ids, want, n * sizeof *ids))
+        if (wn == n && (n == 0 || !memcmp(ids, want, n * sizeof *ids)))
             n_ok[C_ENC]++;
         else {
             an_strbuf a, b;
