@@ -19,6 +19,16 @@ PKGS := libcurl json-c readline sentencepiece libxxhash yaml-0.1 libzip libpcre2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# V=1 shows the full commands.
+V ?= 0
+ifeq ($(V),0)
+Q = @
+SAY = @printf '  %-6s %s\n'
+else
+Q =
+SAY = @true
+endif
+
 WARN     := -Wall -Wextra -Werror
 OPT      ?= -O2 -g
 SANITIZE ?=
@@ -52,19 +62,23 @@ anemone: $(BIN)
 	@cp -f $(BIN) anemone
 
 $(BIN): $(BUILD)/src/cli/main.o $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(SAY) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(SAY) CC $<
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_ALL) -c -o $@ $<
+	$(SAY) CXX $<
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -c -o $@ $<
 
 # The version file is rewritten only when the revision changes, so builds stay incremental.
 $(BUILD)/gitrev.h: FORCE
@@ -73,11 +87,16 @@ $(BUILD)/gitrev.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
 $(BUILD)/src/cli/version.o: $(BUILD)/gitrev.h
 $(BUILD)/src/cli/version.o: CFLAGS_ALL += -I$(BUILD) -DANEMONE_VERSION='"$(VERSION)"'
+$(BUILD)/src/hub/http.o: CFLAGS_ALL += -DANEMONE_VERSION='"$(VERSION)"'
 FORCE:
 
 $(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(LIB) $(LDFLAGS_ALL) $(LIBS_ALL)
+	$(SAY) TEST $@
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(LIB) $(LDFLAGS_ALL) $(LIBS_ALL)
+
+# Per-test link flags: test_engine counts allocations during predict.
+$(BUILD)/tests/mil/test_engine: LDFLAGS_ALL += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 tests: $(BIN) $(TEST_BIN) $(TOOL_BIN)
 

@@ -11,6 +11,11 @@
 #ifndef TEST_H
 #define TEST_H
 
+/* Failure messages are truncated to fit on purpose. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>

@@ -12,6 +12,11 @@ FAMILIES = {
     # Qwen 3 layout: per-head q/k RMSNorm, softmax op, rotate_half RoPE,
     # conv1d o_proj, head_dim != hidden/heads, 16-way split head with
     # unequal splits (389 = 16*24 + 5).
+    # Qwen3-0.6B dimensions, for benchmarks (scripts/make-bench-model)
+    "qwen3-0.6b": dict(family="qwen3", prefix="qwen", hidden=1024, inter=3072, layers=28,
+                       heads=16, kv_heads=8, head_dim=128, vocab=151936, eps=1e-6,
+                       rope_theta=1000000.0, ctx=512, state=512, batch=64, split=16,
+                       seed=20250703, o_gain=1.2, down_gain=1.2, head_gain=12.0),
     "qwen3": dict(family="qwen3", prefix="qwen", hidden=48, inter=128, layers=2,
                   heads=4, kv_heads=2, head_dim=16, vocab=389, eps=1e-6,
                   rope_theta=1000000.0, ctx=64, state=64, batch=8, split=16,
@@ -68,8 +73,7 @@ def make_weights(cfg, tok_size=None, silent_ids=()):
     succ = live[order % len(live)]
     unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
     head = np.zeros((V, H), dtype=np.float32)
-    for t in range(V):
-        head[succ[t]] += unit[t]
+    np.add.at(head, succ, unit)
     head = cfg.get("head_gain", 12.0) * (head + 0.35 * rs.standard_normal((V, H)) / np.sqrt(H))
     head[sorted(dead)] = 0.0
     w["lm_head.weight"] = head.astype(np.float32)

@@ -44,10 +44,32 @@ void cli_print_version(FILE *out);
 /* Top-level help. */
 void cli_print_help(FILE *out);
 
+/* Print a library error message: its first line as "anemone: <line>", the rest (advice)
+ * as they are. */
+void cli_error_multiline(const char *msg);
+
 int cmd_help(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+void help_run(FILE *out);
+int cmd_chat(int argc, char **argv);
+void help_chat(FILE *out);
+int cmd_bench(int argc, char **argv);
+void help_bench(FILE *out);
+int cmd_show(int argc, char **argv);
+void help_show(FILE *out);
+int cmd_predict(int argc, char **argv);
+void help_predict(FILE *out);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 void help_tokenize(FILE *out);
 void help_detokenize(FILE *out);
+int cmd_template(int argc, char **argv);
+void help_template(FILE *out);
+int cmd_pull(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+void help_pull(FILE *out);
+void help_ls(FILE *out);
+void help_rm(FILE *out);
 
 #endif

@@ -36,6 +36,15 @@ if command -v groff >/dev/null 2>&1; then
         grep -q "^\.BR $c\b\|^\.B $c\b" man/anemone.1 || missing="$missing $c"
     done
     CHECK_WHY="commands missing from the man page:$missing" check man_lists_every_command test -z "$missing"
+    # every long option a command's help shows is documented in the man page
+    undocumented=""
+    for c in $("$bin" --help | awk '/^Commands:/{f=1;next} /^$/{f=0} f{print $1}'); do
+        for flag in $("$bin" help "$c" | grep -oE '(^|[ ,(\[])--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z0-9-]+' | sort -u); do
+            esc=$(printf '%s' "$flag" | sed 's/-/\\\\-/g')
+            grep -q -- "$esc" man/anemone.1 || undocumented="$undocumented $c:$flag"
+        done
+    done
+    CHECK_WHY="options in --help but not in the man page:$undocumented" check man_documents_every_option test -z "$undocumented"
 else
     echo "SKIP man_renders_clean: groff is not installed"
 fi

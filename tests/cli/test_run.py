@@ -1,0 +1,180 @@
+"""anemone run, chat and bench through the real binary on the test models.
+
+The expected text of a greedy run comes from the NumPy reference (tests/ref/anemll_ref.py,
+from the weights the model files hold): the prompt's ids are taken from `anemone tokenize`
+(whose byte-exactness the tokenizer suite checks), the reference extends them greedily,
+and `anemone detokenize` turns the reference's ids into the text `anemone run` must print."""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "ref"))
+BIN = os.environ.get("ANEMONE_BIN", os.path.join(REPO, "anemone"))
+
+try:
+    import numpy as np  # noqa: F401
+    import anemll_ref as R
+except ImportError as e:
+    print("SKIP run_end_to_end: %s" % e)
+    sys.exit(0)
+
+FIX = os.path.join(REPO, "tests", "fixtures")
+GOLD = os.path.join(REPO, "tests", "ref", "goldens")
+
+
+def report(ok, name, why=""):
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + why))
+
+
+def anemone(*args, stdin=None, env=None):
+    e = dict(os.environ)
+    e.pop("NO_COLOR", None)
+    if env:
+        e.update(env)
+    return subprocess.run([BIN] + list(args), input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=e, timeout=120)
+
+
+def detok(d, ids):
+    """The reference text: `anemone detokenize` prints it with one newline after."""
+    out = anemone("detokenize", "--skip-special", d, *[str(i) for i in ids]).stdout
+    return out[:-1] if out.endswith(b"\n") else out
+
+
+def reference(fixture, ids, n_new):
+    man = json.load(open(os.path.join(GOLD, fixture, "manifest.json")))
+    conf, w = R.load_weights(os.path.join(GOLD, fixture, "weights.json"), FIX)
+    new, _, _, _ = R.run_greedy(R.Model(conf, w), ids, n_new, man["num_chunks"])
+    return new
+
+
+def check_raw_run(fixture, text, n_new=24):
+    d = os.path.join(FIX, fixture)
+    name = "run_raw_greedy_%s" % fixture
+    t = anemone("tokenize", d, text)
+    if t.returncode != 0:
+        return report(False, name, "tokenize failed: " + t.stderr.decode())
+    ids = json.loads(t.stdout)
+    want_ids = reference(fixture, ids, n_new)
+    want = detok(d, want_ids)
+    got = anemone("run", d, "--raw", "--greedy", "--ignore-eos", "-n", str(n_new), text)
+    if got.returncode != 0:
+        return report(False, name, "exit %d: %s" % (got.returncode, got.stderr.decode()))
+    report(got.stdout == want, name, "printed %r, reference %r" % (got.stdout, want))
+    # nothing but text on stdout, no terminal control codes anywhere when piped
+    report(b"\x1b" not in got.stdout + got.stderr, "run_no_control_codes_%s" % fixture, "escape codes in output")
+
+
+def check_template_run(fixture, text, n_new=8):
+    """With the chat template: the prompt is the template's rendering, tokenized without
+    extra special tokens (as transformers' apply_chat_template does)."""
+    d = os.path.join(FIX, fixture)
+    name = "run_template_greedy_%s" % fixture
+    msgs = os.path.join(os.environ.get("TMPDIR", "/tmp"), "anemone-run-msgs-%d.json" % os.getpid())
+    json.dump([{"role": "user", "content": text}], open(msgs, "w"))
+    try:
+        p = anemone("template", d, "--messages", msgs)
+    finally:
+        os.unlink(msgs)
+    if p.returncode != 0:
+        return report(False, name, "template failed: " + p.stderr.decode())
+    ids = json.loads(anemone("tokenize", "--no-special", d, p.stdout.decode()).stdout)
+    want_ids = reference(fixture, ids, n_new)
+    want = detok(d, want_ids)
+    got = anemone("run", d, "--greedy", "--ignore-eos", "-n", str(n_new), text)
+    report(got.returncode == 0 and got.stdout == want, name,
+           "exit %d, printed %r, reference %r %s" % (got.returncode, got.stdout, want, got.stderr.decode()))
+
+
+def check_stdin_and_errors():
+    d = os.path.join(FIX, "llama-fp16-c1")
+    a = anemone("run", d, "--raw", "--greedy", "-n", "6", "hello")
+    b = anemone("run", d, "--raw", "--greedy", "-n", "6", stdin=b"hello")
+    report(a.returncode == 0 and a.stdout == b.stdout, "run_prompt_from_stdin", "%r vs %r" % (a.stdout, b.stdout))
+    s1 = anemone("run", d, "--raw", "--temp", "1.2", "-s", "7", "-n", "12", "hi")
+    s2 = anemone("run", d, "--raw", "--temp", "1.2", "-s", "7", "-n", "12", "hi")
+    report(s1.returncode == 0 and s1.stdout == s2.stdout, "run_seed_reproducible", "%r vs %r" % (s1.stdout, s2.stdout))
+    j = anemone("run", d, "--raw", "--greedy", "-n", "5", "--json", "hi")
+    try:
+        stats = json.loads(j.stderr.decode().strip().splitlines()[-1])
+        ok = stats["generated_tokens"] == 5 and stats["stop_reason"] == "max_tokens" and stats["prompt_tokens"] > 0
+    except (ValueError, KeyError, IndexError) as e:
+        ok, stats = False, str(e)
+    report(ok, "run_json_stats", "stderr: %r" % j.stderr)
+    m = anemone("run", "/nonexistent/model", "hi")
+    report(m.returncode == 1 and m.stderr.decode().startswith("anemone: "), "run_missing_model_exit1", m.stderr.decode())
+    u = anemone("run")
+    report(u.returncode == 2, "run_no_model_usage_exit2", "exit %d" % u.returncode)
+    u = anemone("run", d, "--top-p", "much")
+    report(u.returncode == 2, "run_bad_flag_usage_exit2", "exit %d" % u.returncode)
+    long_prompt = " ".join(["word"] * 200)
+    c = anemone("run", d, "--raw", long_prompt)
+    report(c.returncode == 1 and b"context" in c.stderr, "run_prompt_too_long", c.stderr.decode())
+
+
+def check_chat_piped():
+    d = os.path.join(FIX, "qwen3-fp16-c1")
+    p = anemone("chat", d, "--greedy", "-n", "4", "-q", stdin=b"hi\n/set temp 0\n\"\"\"two\nlines\"\"\"\n/bye\nnot read\n")
+    out = p.stdout.decode("utf-8", "replace")
+    ok = p.returncode == 0 and b"\x1b" not in p.stdout + p.stderr and ">>>" not in out
+    report(ok, "chat_piped_turns", "exit %d stdout %r stderr %r" % (p.returncode, p.stdout, p.stderr))
+    # two piped turns: the second does not prefill the first turn's prompt again
+    # (footer: "[ prefill N tok, ... | decode M tok, ... | ctx U/C ]")
+    p = anemone("chat", d, "--greedy", "-n", "3", stdin=b"hi\nhello again\n")
+    feet = [l for l in p.stderr.decode().splitlines() if l.startswith("[ prefill")]
+    try:
+        (p1, _, _), (p2, d2, u2) = [(int(f.split()[2]), int(f.split("decode ")[1].split()[0]),
+                                     int(f.split("ctx ")[1].split("/")[0])) for f in feet]
+        ok = len(feet) == 2 and p2 <= (u2 - d2) - p1
+    except ValueError:
+        ok = False
+    report(ok, "chat_second_turn_reuses_cache", "footers %r" % feet)
+
+
+def check_bench():
+    d = os.path.join(FIX, "llama-lut4-c2")
+    for fmt in ("json", "jsonl", "csv", "md"):
+        p = anemone("bench", d, "-p", "8,512", "-n", "4", "-pg", "8,4", "-r", "2", "-o", fmt)
+        name = "bench_output_%s" % fmt
+        if p.returncode != 0:
+            report(False, name, p.stderr.decode())
+            continue
+        text = p.stdout.decode()
+        try:
+            if fmt == "json":
+                rows = json.loads(text)
+            elif fmt == "jsonl":
+                rows = [json.loads(l) for l in text.splitlines() if l.strip()]
+            elif fmt == "csv":
+                import csv
+                rows = list(csv.DictReader(text.splitlines()))
+                for r in rows:
+                    r["skipped"] = r["skipped"] == "1"
+                    r["samples_ns"] = [float(x) for x in r["samples_ns"].split(";") if x]
+            else:
+                rows = [l for l in text.splitlines() if l.startswith("| ") and "test" not in l and "---" not in l]
+                ok = len(rows) == 4 and "skipped" in rows[1] and "±" in rows[0]
+                report(ok, name, text)
+                continue
+            tests = [r["test"] for r in rows]
+            ok = tests == ["pp8", "pp512", "tg4", "pp8+tg4"]
+            ok = ok and rows[1]["skipped"] and not rows[0]["skipped"]
+            ok = ok and all(len(r["samples_ns"]) == 2 for r in rows if not r["skipped"])
+            if fmt != "csv":
+                ok = ok and all(r["peak_rss"] > 0 and r["avg_ts"] > 0 for r in rows if not r["skipped"])
+            report(ok, name, text)
+        except (ValueError, KeyError) as e:
+            report(False, name, "%s in %r" % (e, text))
+
+
+check_raw_run("llama-fp16-c1", "hello world, how are you")
+check_raw_run("qwen3-fp16-c1", "hello world, how are you")
+check_raw_run("llama-lut4-c2", "the quick brown fox")
+check_template_run("qwen3-fp16-c1", "hi")
+check_template_run("llama-fp16-c1", "hi")
+check_stdin_and_errors()
+check_chat_piped()
+check_bench()

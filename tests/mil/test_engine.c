@@ -1,0 +1,297 @@
+/*
+ * test_engine.c — the execution API: no allocation during predict (malloc, calloc and
+ * realloc are wrapped with counters through -Wl,--wrap, see the Makefile), the KV state
+ * updated in place and shared across components and functions, state aliasing that
+ * must fall back to copies, and the errors of predict.
+ *
+ * Uses the llama-lut4-c2 test model (tests/fixtures) and small programs written here.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fp16.h"
+#include "mil/engine.h"
+#include "mil/npy.h"
+#include "test.h"
+
+static long n_allocs;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n)
+{
+    n_allocs++;
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t m)
+{
+    n_allocs++;
+    return __real_calloc(n, m);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    n_allocs++;
+    return __real_realloc(p, n);
+}
+
+#define FIX "tests/fixtures/llama-lut4-c2/"
+#define GOLD "tests/ref/goldens/llama-lut4-c2/"
+
+static int load_npy(const char *name, mil_named_tensor *t, const char *as)
+{
+    an_error err = {{0}};
+    t->name = as;
+    if (mil_npy_read(name, &t->t, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static double max_err_fp16(const mil_tensor *a, const mil_tensor *b)
+{
+    int64_t n = mil_tensor_numel(a);
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = an_fp16_to_fp32(((uint16_t *)a->data)[i]) - an_fp16_to_fp32(((uint16_t *)b->data)[i]);
+        if (d < 0)
+            d = -d;
+        if (d > m)
+            m = d;
+    }
+    return m;
+}
+
+static const char *chunk_inputs[] = {"hidden_states", "position_ids", "causal_mask", "current_pos"};
+
+/* Runs prefill then infer of both chunks with one state; checks goldens, in-place
+ * state updates and that predict allocates nothing. */
+TEST(kv_state_in_place_shared_no_alloc)
+{
+    if (access(FIX "llama_FFN_PF_lut4_chunk_01of02.mlmodelc/model.mil", R_OK) != 0)
+        SKIP("test model fixtures are absent");
+    an_error err = {{0}};
+    mil_component *c1 = mil_component_load(FIX "llama_FFN_PF_lut4_chunk_01of02.mlmodelc", &err);
+    mil_component *c2 = mil_component_load(FIX "llama_FFN_PF_lut4_chunk_02of02.mlmodelc", &err);
+    if (!c1 || !c2)
+        fprintf(stderr, "%s\n", err.msg);
+    REQUIRE(c1 && c2);
+    CHECK(n_allocs > 0); /* the counting wrappers are in effect */
+    CHECK_EQ_INT(mil_component_n_functions(c1), 2);
+    const mil_fn_desc *inf = mil_component_find(c1, "infer");
+    REQUIRE(inf);
+    CHECK_EQ_INT(inf->n_inputs, 4);
+    CHECK_EQ_INT(inf->n_states, 1);
+    CHECK_EQ_INT(inf->states[0].rank, 4);
+    /* one state made from chunk 1's prefill serves both chunks and both functions */
+    mil_state *st = mil_state_new(c1, "prefill", &err);
+    REQUIRE(st && st->n == 1);
+    mil_named_tensor pin[4], iin[4], want_p, want_i, want_sp, want_si;
+    char path[256];
+    int ok = 1;
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, GOLD "chunk1_prefill_%s.npy", chunk_inputs[k]);
+        ok &= load_npy(path, &pin[k], chunk_inputs[k]) == 0;
+        snprintf(path, sizeof path, GOLD "chunk1_infer_%s.npy", chunk_inputs[k]);
+        ok &= load_npy(path, &iin[k], chunk_inputs[k]) == 0;
+    }
+    ok &= load_npy(GOLD "chunk1_prefill_output_hidden_states.npy", &want_p, "o") == 0;
+    ok &= load_npy(GOLD "chunk1_infer_output_hidden_states.npy", &want_i, "o") == 0;
+    ok &= load_npy(GOLD "chunk1_prefill_state_out.npy", &want_sp, "s") == 0;
+    ok &= load_npy(GOLD "chunk1_infer_state_out.npy", &want_si, "s") == 0;
+    REQUIRE(ok);
+
+    const mil_named_tensor *out;
+    int n_out;
+    long before = n_allocs;
+    int rc = mil_predict(c1, "prefill", 4, pin, st, &out, &n_out, &err);
+    long prefill_allocs = n_allocs - before;
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    REQUIRE(rc == 0 && n_out == 1);
+    CHECK_EQ_INT(prefill_allocs, 0);
+    CHECK(max_err_fp16(&out[0].t, &want_p.t) < 0.05);
+    CHECK(max_err_fp16(&st->bufs[0].t, &want_sp.t) < 0.05);
+
+    /* the infer step: state starts from the golden prefill state */
+    memcpy(st->bufs[0].t.data, want_sp.t.data, mil_tensor_nbytes(&want_sp.t));
+    before = n_allocs;
+    rc = mil_predict(c1, "infer", 4, iin, st, &out, &n_out, &err);
+    long infer_allocs = n_allocs - before;
+    REQUIRE(rc == 0);
+    CHECK_EQ_INT(infer_allocs, 0);
+    CHECK(max_err_fp16(&out[0].t, &want_i.t) < 0.05);
+    CHECK(max_err_fp16(&st->bufs[0].t, &want_si.t) < 0.05);
+    mil_predict_stats ps;
+    mil_component_stats(c1, &ps);
+    /* in place: no state copy at all; exactly one K and one V row per layer written
+     * (1 layer in this chunk x 2 (K, V) x kv_heads 2 x head_dim 12 x fp16) */
+    CHECK_EQ_INT(ps.state_bytes_copied, 0);
+    CHECK_EQ_INT(ps.state_bytes_written_in_place, 1 * 2 * 2 * 12 * 2);
+    printf("INFO infer step chunk 1: %llu state bytes copied, %llu written in place, %ld allocations, %llu ops\n",
+           (unsigned long long)ps.state_bytes_copied, (unsigned long long)ps.state_bytes_written_in_place,
+           infer_allocs, (unsigned long long)ps.ops_run);
+
+    /* the same state through chunk 2's infer (another component) */
+    rc = mil_predict(c2, "infer", 4, iin, st, &out, &n_out, &err);
+    CHECK_EQ_INT(rc, 0);
+    mil_component_stats(c2, &ps);
+    CHECK_EQ_INT(ps.state_bytes_copied, 0);
+
+    /* errors: wrong shape, wrong dtype, missing input, missing state */
+    rc = mil_predict(c1, "infer", 4, pin, st, &out, &n_out, &err);
+    CHECK(rc != 0 && strstr(err.msg, "not one of its declared shapes"));
+    mil_named_tensor bad[4];
+    memcpy(bad, iin, sizeof bad);
+    bad[1].t.dtype = MIL_DT_INT16;
+    rc = mil_predict(c1, "infer", 4, bad, st, &out, &n_out, &err);
+    CHECK(rc != 0 && strstr(err.msg, "must be int32"));
+    rc = mil_predict(c1, "infer", 3, iin, st, &out, &n_out, &err);
+    CHECK(rc != 0 && strstr(err.msg, "missing input"));
+    rc = mil_predict(c1, "infer", 4, iin, NULL, &out, &n_out, &err);
+    CHECK(rc != 0 && strstr(err.msg, "needs state"));
+    rc = mil_predict(c1, "nope", 4, iin, st, &out, &n_out, &err);
+    CHECK(rc != 0 && strstr(err.msg, "no function"));
+
+    for (int k = 0; k < 4; k++) {
+        free(pin[k].t.data);
+        free(iin[k].t.data);
+    }
+    free(want_p.t.data);
+    free(want_i.t.data);
+    free(want_sp.t.data);
+    free(want_si.t.data);
+    mil_state_free(st);
+    mil_component_free(c1);
+    mil_component_free(c2);
+}
+
+static char tmpdir[256];
+
+static mil_component *load_text(const char *name, const char *text, an_error *err)
+{
+    char dir[512], file[600];
+    snprintf(dir, sizeof dir, "%s/%s.mlmodelc", tmpdir, name);
+    mkdir(dir, 0755);
+    snprintf(file, sizeof file, "%s/model.mil", dir);
+    FILE *f = fopen(file, "w");
+    if (!f)
+        return NULL;
+    fputs(text, f);
+    fclose(f);
+    return mil_component_load(dir, err);
+}
+
+/* An accumulator: s += x, returned before and after. The read before the write must
+ * see the old value although a later write_state replaces the state: the planner has
+ * to copy (not alias) that read. */
+TEST(state_read_before_write_sees_old_value)
+{
+    an_error err = {{0}};
+    mil_component *c = load_text("acc",
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp32, [2]> x, state<tensor<fp32, [2]>> s) {\n"
+        "        tensor<fp32, [2]> old = read_state(input = s)[name = string(\"old\")];\n"
+        "        tensor<fp32, [2]> sum = add(x = old, y = x)[name = string(\"sum\")];\n"
+        "        write_state(data = sum, input = s)[name = string(\"w\")];\n"
+        "        tensor<fp32, [2]> now = read_state(input = s)[name = string(\"now\")];\n"
+        "        tensor<fp32, [2]> twice = mul(x = now, y = fp32(2))[name = string(\"twice\")];\n"
+        "        tensor<fp32, [2]> old2 = mul(x = old, y = fp32(1))[name = string(\"old2\")];\n"
+        "    } -> (old2, twice);\n}\n", &err);
+    if (!c)
+        fprintf(stderr, "%s\n", err.msg);
+    REQUIRE(c);
+    mil_state *st = mil_state_new(c, NULL, &err);
+    REQUIRE(st);
+    float xv[2] = {1.5f, -2.0f};
+    mil_named_tensor in = {"x", {MIL_DT_FP32, 1, {2}, xv}};
+    const mil_named_tensor *out;
+    int n_out;
+    for (int step = 1; step <= 3; step++) {
+        REQUIRE(mil_predict(c, NULL, 1, &in, st, &out, &n_out, &err) == 0);
+        REQUIRE(n_out == 2);
+        const float *old = out[0].t.data, *tw = out[1].t.data;
+        CHECK_NEAR(old[0], 1.5 * (step - 1), 1e-6);
+        CHECK_NEAR(old[1], -2.0 * (step - 1), 1e-6);
+        CHECK_NEAR(tw[0], 2 * 1.5 * step, 1e-6);
+        CHECK_NEAR(tw[1], 2 * -2.0 * step, 1e-6);
+    }
+    mil_state_reset(st);
+    REQUIRE(mil_predict(c, NULL, 1, &in, st, &out, &n_out, &err) == 0);
+    CHECK_NEAR(((const float *)out[0].t.data)[0], 0, 1e-9);
+    /* a state of another shape is refused */
+    mil_state bad = *st;
+    mil_state_buf b = st->bufs[0];
+    b.t.shape[0] = 3;
+    bad.bufs = &b;
+    CHECK(mil_predict(c, NULL, 1, &in, &bad, &out, &n_out, &err) != 0);
+    CHECK(strstr(err.msg, "another dtype or shape") != NULL);
+    mil_state_free(st);
+    mil_component_free(c);
+}
+
+/* A function with no state and one whose state is made by extending another's. */
+TEST(state_extend_and_unknown_op_place)
+{
+    an_error err = {{0}};
+    mil_component *c = load_text("unk",
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp32, [2]> x) {\n"
+        "        tensor<fp32, [2]> y = frobnicate(x = x)[name = string(\"y\")];\n"
+        "    } -> (y);\n}\n", &err);
+    CHECK(c == NULL);
+    CHECK(strstr(err.msg, "model.mil:4:") != NULL);
+    CHECK(strstr(err.msg, "frobnicate") != NULL);
+    CHECK(strstr(err.msg, "ios18") != NULL);
+    CHECK(strstr(err.msg, "'main'") != NULL);
+    mil_component *a = load_text("nostate",
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp16, [2]> x) {\n"
+        "        tensor<fp16, [2]> y = relu(x = x)[name = string(\"y\")];\n"
+        "    } -> (y);\n}\n", &err);
+    mil_component *b = load_text("withstate",
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp16, [2]> x, state<tensor<fp16, [2]>> kv) {\n"
+        "        write_state(data = x, input = kv)[name = string(\"w\")];\n"
+        "        tensor<fp16, [2]> y = read_state(input = kv)[name = string(\"y\")];\n"
+        "    } -> (y);\n}\n", &err);
+    REQUIRE(a && b);
+    mil_state *st = mil_state_new(a, NULL, &err);
+    REQUIRE(st && st->n == 0);
+    REQUIRE(mil_state_extend(st, b, NULL, &err) == 0);
+    CHECK_EQ_INT(st->n, 1);
+    uint16_t xv[2] = {an_fp32_to_fp16(3.0f), an_fp32_to_fp16(-1.0f)};
+    mil_named_tensor in = {"x", {MIL_DT_FP16, 1, {2}, xv}};
+    const mil_named_tensor *out;
+    int n_out;
+    REQUIRE(mil_predict(b, NULL, 1, &in, st, &out, &n_out, &err) == 0);
+    CHECK_EQ_INT(((uint16_t *)out[0].t.data)[0], xv[0]);
+    CHECK_EQ_INT(((uint16_t *)st->bufs[0].t.data)[1], xv[1]);
+    mil_predict_stats ps;
+    mil_component_stats(b, &ps);
+    CHECK_EQ_INT(ps.state_bytes_copied, 4); /* the write of a fresh value: one copy */
+    mil_state_free(st);
+    mil_component_free(a);
+    mil_component_free(b);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/anemone-test-engine-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(kv_state_in_place_shared_no_alloc);
+    RUN(state_read_before_write_sees_old_value);
+    RUN(state_extend_and_unknown_op_place);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return t_finish();
+}
