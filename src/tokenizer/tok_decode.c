@@ -345,7 +345,7 @@ struct tok_stream {
 };
 
 /* Ids kept in the window at most, whatever the decoder does. */
-#define TOK_STREAM_MAX_WINDOW 64
+#define TOK_STREAM_MAX_WINDOW 256
 
 /* Decode the first `count` ids of the window (behind the anchor once anchored). */
 static int window_decode(tok_stream *st, size_t count, an_strbuf *out, an_error *err)
@@ -518,6 +518,11 @@ static int stream_emit(tok_stream *st, an_strbuf *out, an_error *err)
 
 int tok_stream_push(tok_stream *st, int32_t id, an_strbuf *out, an_error *err)
 {
+    /* ids decode leaves out (skipped specials, unknown ids) change nothing: keeping them
+     * out of the window keeps it short while no text has shown yet */
+    if (!st->tok->spm &&
+        (!tok_id_to_token(st->tok, id) || (st->skip_special && tok_is_special(st->tok, id))))
+        return 0;
     if (st->n == st->cap) {
         size_t nc = st->cap ? st->cap * 2 : 16;
         int32_t *nv = realloc(st->buf, (nc + 1) * sizeof *nv);

@@ -222,6 +222,42 @@ TEST(stream_holds_partial_characters)
     tok_free(t);
 }
 
+/* Found by fuzz_tokenizer_encode: a long run of skipped <unk> ids before any text showed
+ * made the stream forget a space the Strip decoder had taken off the start. */
+TEST(stream_long_invisible_start)
+{
+    an_error err;
+    an_error_clear(&err);
+    tok_tokenizer *t = tok_load(FEAT "splits", &err);
+    REQUIRE(t);
+    char text[96];
+    size_t n = 0;
+    memcpy(text, "7 <", 3);
+    n = 3;
+    while (n < 83)
+        text[n++] = (char)0x80; /* each one an unknown U+FFFD */
+    memcpy(text + n, "\xe6 \xb3:", 5);
+    n += 5;
+    int32_t *ids;
+    size_t nid;
+    REQUIRE(tok_encode(t, text, n, 1, &ids, &nid, &err) == 0);
+    an_strbuf one, streamed;
+    an_sb_init(&one);
+    an_sb_init(&streamed);
+    REQUIRE(tok_decode(t, ids, nid, 1, &one, &err) == 0);
+    tok_stream *st = tok_stream_new(t, 1);
+    REQUIRE(st);
+    for (size_t i = 0; i < nid; i++)
+        CHECK(tok_stream_push(st, ids[i], &streamed, &err) == 0);
+    CHECK(tok_stream_flush(st, &streamed, &err) == 0);
+    CHECK_EQ_STR(streamed.buf, one.buf);
+    tok_stream_free(st);
+    an_sb_free(&one);
+    an_sb_free(&streamed);
+    free(ids);
+    tok_free(t);
+}
+
 int main(void)
 {
     /* paths in this test are relative to the repository root */
@@ -234,5 +270,6 @@ int main(void)
     RUN(sentencepiece_model);
     RUN(invalid_utf8_is_replaced);
     RUN(stream_holds_partial_characters);
+    RUN(stream_long_invisible_start);
     return t_finish();
 }
