@@ -2,6 +2,7 @@
 ct.convert (iOS18, FLOAT16), optional LUT palettization, ANEMLL metadata,
 multifunction combine of infer+prefill; then make the output deterministic."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,7 +30,35 @@ def convert(prog, inputs=None):
                       skip_model_load=True, **kw)
 
 
+_KMEANS_MEMO = {}
+
+
+def _memoize_kmeans():
+    """coremltools clusters every weight of every function separately; the
+    infer and prefill programs (and the bench variants) hold the same
+    weights, so remember each deterministic result (random_state=0) and
+    cluster every distinct tensor once."""
+    from coremltools.optimize.coreml import _quantization_passes as qp
+    orig = qp._get_kmeans_lookup_table_and_weight
+    if getattr(orig, "_memo", False):
+        return
+
+    def memo(nbits, weight, force_kmeans1d=False, cluster_dim=1, vector_axis=None):
+        w = np.ascontiguousarray(weight)
+        key = (nbits, w.dtype.str, w.shape, force_kmeans1d, cluster_dim, vector_axis,
+               hashlib.sha256(w.tobytes()).hexdigest())
+        if key not in _KMEANS_MEMO:
+            lut, idx = orig(nbits, weight, force_kmeans1d=force_kmeans1d,
+                            cluster_dim=cluster_dim, vector_axis=vector_axis)
+            _KMEANS_MEMO[key] = (lut.copy(), idx.copy())
+        lut, idx = _KMEANS_MEMO[key]
+        return lut.copy(), idx.copy()
+    memo._memo = True
+    qp._get_kmeans_lookup_table_and_weight = memo
+
+
 def palettize(model, nbits, mode="kmeans", workers=1):
+    _memoize_kmeans()
     cfg = cto.coreml.OptimizationConfig(global_config=cto.coreml.OpPalettizerConfig(
         mode=mode, nbits=nbits, granularity="per_grouped_channel", group_size=8,
         num_kmeans_workers=workers, weight_threshold=64))

@@ -61,7 +61,7 @@ def names(cfg, fx):
 def meta_yaml(cfg, fx, emb, head, ffn, sizes):
     ver = fx["anemll"]
     p = cfg["prefix"]
-    name = "anemll-tiny-%s-ctx%d" % (cfg["family"], cfg["ctx"])
+    name = "anemll-%s" % fx["name"]
     lf = fx["lut_ffn"] or "none"
     lh = fx["lut_head"] or "none"
     ffn_key = ffn[0] if ver == "0.3.5" else "%s_FFN_PF%s%s" % (

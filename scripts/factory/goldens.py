@@ -193,6 +193,18 @@ def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
                final_state=W.save("sequence_final_state", cache),
                logits_tolerance=TOL_LOGITS, state_tolerance=TOL_STATE)
 
+    fam = cfg["family"]
+    tok_sample = dict(
+        text=TEXT, ids=[int(x) for x in tok.encode(TEXT, bos=False)],
+        how=("spm_encode --output_format=id with tokenizer.model (sentencepiece 0.1.97); "
+             "no BOS" if fam == "llama" else
+             "tokenizers 0.20.3 Tokenizer.encode(text, add_special_tokens=False) with tokenizer.json"),
+        chat_message=CHAT_MESSAGES[0],
+        chat_ids=[int(x) for x in tok.chat(CHAT_MESSAGES[0])],
+        chat_how=("ids of the template's segments encoded one by one (BOS, specials by id); "
+                  "not necessarily what HF LlamaTokenizer returns" if fam == "llama" else
+                  "encode of the ChatML text rendered by the chat template, add_generation_prompt"))
+
     manifest = dict(
         fixture=fx["name"],
         model_dir="tests/fixtures/" + fx["name"],
@@ -205,7 +217,7 @@ def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
                "shape": [2 * cfg["layers"], cfg["kv_heads"], cfg["state"], cfg["head_dim"]],
                "dtype": "float16"},
         tolerance_rule="pass if |got - want| <= atol + rtol * |want| for every element",
-        cases=cases, runs=runs, sequence=seq)
+        cases=cases, runs=runs, sequence=seq, tokenizer=tok_sample)
     with open(os.path.join(gold_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")

@@ -282,9 +282,10 @@ def _feature(fd):
     a = t.multiArrayType
     dims = [int(x) for x in a.shape]
     dt = ARRAY_DT[a.dataType]
+    fmt = ("MultiArray (%s %s)" % (dt, " \u00d7 ".join(map(str, dims)))) if dims else (
+        "MultiArray (%s)" % dt)
     d = [("hasShapeFlexibility", "0"), ("isOptional", "1" if t.isOptional else "0"),
-         ("dataType", dt),
-         ("formattedType", "MultiArray (%s %s)" % (dt, " \u00d7 ".join(map(str, dims)))),
+         ("dataType", dt), ("formattedType", fmt),
          ("shortDescription", fd.shortDescription), ("shape", str(dims)),
          ("name", fd.name), ("type", "MultiArray")]
     d = dict(d)

@@ -240,7 +240,7 @@ int cmd_bench(int argc, char **argv)
     an_error err;
     cli_model m;
     if (cli_model_open(&o, ref, &m, &err) < 0) {
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
         free(o.args);
         return CLI_ERROR;
     }
@@ -297,7 +297,7 @@ int cmd_bench(int argc, char **argv)
             break;
     }
     if (rc) {
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
     } else {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

@@ -150,7 +150,7 @@ static int answer(chat *c)
     int32_t *ids = NULL;
     size_t n = 0;
     if (build_prompt(c, &ids, &n, &err) < 0) {
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
         /* the message that does not fit is not kept */
         size_t k = json_object_array_length(c->msgs);
         if (k)
@@ -165,7 +165,7 @@ static int answer(chat *c)
     for (;;) {
         int r = cli_run_turn(&c->m, c->s, ids, (int)n, c->o, stdout, c->color, &interrupted, &turn, &err);
         if (r < 0) {
-            cli_error(NULL, "%s", err.msg);
+            cli_error_multiline(err.msg);
             an_sb_free(&turn.text);
             rc = -1;
             break;
@@ -295,7 +295,7 @@ static int set_param(chat *c, const char *name, const char *value)
     }
     an_error err;
     if (pipe_session_set_sampling(c->s, p, &err) < 0) {
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
         return -1;
     }
     return 0;
@@ -355,7 +355,7 @@ static int slash(chat *c, char *line)
         if (!arg || !*arg)
             fputs("anemone: /save FILE\n", stderr);
         else if (an_write_file_atomic(arg, js, strlen(js), &err) < 0)
-            cli_error(NULL, "%s", err.msg);
+            cli_error_multiline(err.msg);
         else
             fprintf(stderr, "(saved %zu messages to %s)\n", json_object_array_length(c->msgs), arg);
     } else if (!strcmp(cmd, "/load")) {
@@ -487,13 +487,13 @@ int cmd_chat(int argc, char **argv)
     if (c.tty && !o.quiet)
         fprintf(stderr, "loading %s ...\n", ref);
     if (cli_model_open(&o, ref, &c.m, &err) < 0) {
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
         free(o.args);
         return CLI_ERROR;
     }
     c.s = pipe_session_new(c.m.model, &c.m.sampling, &err);
     if (!c.s) {
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
         cli_model_close(&c.m);
         free(o.args);
         return CLI_ERROR;

@@ -109,13 +109,13 @@ int cmd_run(int argc, char **argv)
     an_error_clear(&err);
     char *prompt = read_prompt(&o, first_arg, &err);
     if (!prompt) {
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
         free(o.args);
         return CLI_ERROR;
     }
     cli_model m;
     if (cli_model_open(&o, ref, &m, &err) < 0) {
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
         free(prompt);
         free(o.args);
         return CLI_ERROR;
@@ -173,7 +173,7 @@ int cmd_run(int argc, char **argv)
     rc = interrupted ? CLI_INTERRUPTED : CLI_OK;
 out:
     if (rc == CLI_ERROR && an_error_isset(&err))
-        cli_error(NULL, "%s", err.msg);
+        cli_error_multiline(err.msg);
     pipe_session_free(s);
     free(ids);
     an_sb_free(&text);

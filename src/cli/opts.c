@@ -121,7 +121,7 @@ static int parse_value(cli_opts *o, const option *op, const char *cmd, const cha
     }
 }
 
-int cli_opts_parse(cli_opts *o, unsigned groups, int argc, char **argv, cli_extra_fn extra, void *ctx)
+static int parse_all(cli_opts *o, unsigned groups, int argc, char **argv, cli_extra_fn extra, void *ctx)
 {
     const char *cmd = argv[0];
     o->args = calloc((size_t)argc + 1, sizeof *o->args);
@@ -205,4 +205,15 @@ void cli_opts_help(FILE *out, unsigned groups)
             fprintf(out, "  %-28s %s\n", left, op->help);
         }
     }
+}
+
+int cli_opts_parse(cli_opts *o, unsigned groups, int argc, char **argv, cli_extra_fn extra, void *ctx)
+{
+    int r = parse_all(o, groups, argc, argv, extra, ctx);
+    if (r) { /* the caller returns at once on a usage error: nothing of o is kept */
+        free(o->args);
+        o->args = NULL;
+        o->n_args = 0;
+    }
+    return r;
 }

@@ -48,7 +48,7 @@ typedef struct dl {
     CURL *easy;
     struct curl_slist *hdrs;
     hub_headers h;
-    int checked_status, body_ok, oversize, write_errno;
+    int checked_status, body_ok, oversize, bad_range, write_errno;
     int fails;
     double wake;
     char incomplete[PATH_MAX], blob[PATH_MAX], lock[PATH_MAX];
@@ -100,7 +100,7 @@ static int hash_matches(dl *d)
         return 0;
     for (unsigned i = 0; i < len; i++)
         sprintf(hex + 2 * i, "%02x", md[i]);
-    return strcmp(hex, d->job->etag) == 0;
+    return strcmp(hex, d->job->verify[0] ? d->job->verify : d->job->etag) == 0;
 }
 
 static void release(dl *d)
@@ -125,7 +125,7 @@ static int truncate_to_zero(dl *d)
 /* With the lock held: open the partial file and re-hash what it already holds. */
 static int open_partial(dl *d, an_error *err)
 {
-    d->fd = open(d->incomplete, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    d->fd = open(d->incomplete, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (d->fd < 0)
         return an_errorf(err, "%s: cannot open: %s", d->incomplete, strerror(errno));
     struct stat st;
@@ -175,6 +175,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
         d->h.status = code;
         if (code == 206 && d->have > 0) {
+            if (d->h.range_start != (long long)d->have) {
+                d->bad_range = 1; /* not the bytes that follow ours */
+                return 0;
+            }
             d->body_ok = 1;
         } else if (code == 200) {
             /* Range ignored (or not asked): the body starts at byte 0. */
@@ -251,7 +255,7 @@ static int start(CURLM *multi, const hub_env *env, dl *d, an_error *err)
         }
     }
     hub_headers_reset(&d->h);
-    d->checked_status = d->body_ok = d->oversize = d->write_errno = 0;
+    d->checked_status = d->body_ok = d->oversize = d->bad_range = d->write_errno = 0;
     d->got_now = 0;
     CURL *c = d->easy;
     curl_easy_setopt(c, CURLOPT_URL, d->job->url);
@@ -280,9 +284,8 @@ static int start(CURLM *multi, const hub_env *env, dl *d, an_error *err)
 static int finish(const hub_env *env, const char *repo_dir, const char *commit, dl *d, an_error *err)
 {
     (void)env;
-    mode_t um = umask(0);
-    umask(um);
-    if (fsync(d->fd) != 0 || fchmod(d->fd, 0666 & ~um) != 0)
+    /* The permissions are the umask's: the partial file was created with 0666. */
+    if (fsync(d->fd) != 0)
         return an_errorf(err, "%s: cannot flush: %s", d->incomplete, strerror(errno));
     if (rename(d->incomplete, d->blob) != 0)
         return an_errorf(err, "%s: cannot rename into place: %s", d->blob, strerror(errno));
@@ -320,7 +323,7 @@ static int complete(const hub_env *env, const char *repo_dir, const char *commit
         }
         an_errorf(err, "%s: the bytes received do not match the checksum %s; discarded them\n"
                        "The server or a proxy sent wrong data; try again later.",
-                  what, d->job->etag);
+                  what, d->job->verify[0] ? d->job->verify : d->job->etag);
         return HUB_ERR_VERIFY;
     }
     return finish(env, repo_dir, commit, d, err);
@@ -344,8 +347,8 @@ static int on_done(const hub_env *env, const char *repo_dir, const char *repo_id
     }
     int retry = 0;
     long retry_after = -1;
-    if (d->oversize) {
-        /* More bytes than the Hub announced: what we have cannot be trusted. */
+    if (d->oversize || d->bad_range) {
+        /* More bytes than announced, or a range we did not ask for: start over. */
         if (truncate_to_zero(d) != 0)
             return an_errorf(err, "%s: %s", d->incomplete, strerror(errno));
         retry = 1;
@@ -480,7 +483,7 @@ int hub_download_all(const hub_env *env, const char *repo_dir, const char *repo_
         dl *d = &ds[i];
         d->job = &jobs[i];
         d->fd = d->lock_fd = -1;
-        d->kind = hub_etag_kind(jobs[i].etag);
+        d->kind = hub_etag_kind(jobs[i].verify[0] ? jobs[i].verify : jobs[i].etag);
         hub_pathf(d->blob, sizeof d->blob, "%s/blobs/%s", repo_dir, jobs[i].etag);
         hub_pathf(d->incomplete, sizeof d->incomplete, "%s.incomplete", d->blob);
         hub_pathf(d->lock, sizeof d->lock, "%s/.locks/%s/%s.lock", env->hub_cache, folder, jobs[i].etag);

@@ -179,7 +179,12 @@ int hub_http_request(const hub_env *env, const char *method, const char *url, in
             break;
         }
         if (cc != CURLE_OK) {
-            if (++fails > env->max_retries) {
+            /* No route to the Hub at all (no network, no DNS): two quick retries, not the
+             * full back-off, so that "offline and not cached" is said within seconds. */
+            int unreachable = cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
+                              cc == CURLE_COULDNT_CONNECT;
+            int limit = unreachable && env->max_retries > 2 ? 2 : env->max_retries;
+            if (++fails > limit) {
                 rc = HUB_ERR_NETWORK;
                 an_errorf(err, "cannot reach %.*s: %s", (int)origin_len(cur), cur,
                           curlerr[0] ? curlerr : curl_easy_strerror(cc));

@@ -67,6 +67,7 @@ typedef struct hub_headers {
     char error_code[64];
     char error_message[256];
     long retry_after;         /* seconds, -1 when absent */
+    long long range_start;    /* first byte of a Content-Range answer, -1 when absent */
     char link_next[2048];
     char request_id[128];
     char final_url[2048];     /* set by hub_http_request: the URL after relative redirects */
@@ -166,6 +167,8 @@ long hub_backoff_ms(const hub_env *env, int attempt, long retry_after);
 typedef struct hub_job {
     const char *path;            /* path in the repo */
     char etag[160];              /* blob name: sha256 (LFS) or git sha1 */
+    char verify[72];             /* the checksum the content must have (from the tree:
+                                  * lfs sha256, else the git blob sha1); "" = the etag's */
     unsigned long long size;
     char url[2048];              /* where to GET (the resolve URL or the CDN's) */
     int send_token;              /* same host as the Hub */

@@ -57,6 +57,7 @@ void hub_headers_reset(hub_headers *h)
     h->linked_size = -1;
     h->content_length = -1;
     h->retry_after = -1;
+    h->range_start = -1;
 }
 
 static void copy_value(char *dst, size_t dstsz, const char *v, size_t n)
@@ -130,6 +131,14 @@ void hub_headers_feed(hub_headers *h, const char *line, size_t len)
     } else if (IS("Retry-After")) {
         long long s = parse_count(v, vlen);
         h->retry_after = s < 0 ? -1 : s > 3600 ? 3600 : (long)s;
+    } else if (IS("Content-Range")) {
+        /* "bytes START-END/TOTAL" */
+        if (vlen > 6 && strncasecmp(v, "bytes ", 6) == 0) {
+            size_t d = 6;
+            while (d < vlen && v[d] >= '0' && v[d] <= '9')
+                d++;
+            h->range_start = d < vlen && v[d] == '-' ? parse_count(v + 6, d - 6) : -1;
+        }
     } else if (IS("Link")) {
         char *buf = malloc(vlen + 1);
         if (buf) {

@@ -76,6 +76,39 @@ static int link_into(const char *view, const char *name, const char *target, an_
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Two directories of symlinks with the same names and targets. */
+static int same_links(const char *a, const char *b)
+{
+    char **na, **nb;
+    size_t ca, cb;
+    if (list_names(a, &na, &ca) != 0)
+        return 0;
+    if (list_names(b, &nb, &cb) != 0) {
+        hub_strv_free(na, ca);
+        return 0;
+    }
+    int same = ca == cb;
+    if (same) {
+        qsort(na, ca, sizeof *na, cmp_str);
+        qsort(nb, cb, sizeof *nb, cmp_str);
+    }
+    for (size_t i = 0; same && i < ca; i++) {
+        char pa[PATH_MAX], pb[PATH_MAX], ta[PATH_MAX], tb[PATH_MAX];
+        hub_pathf(pa, sizeof pa, "%s/%s", a, na[i]);
+        hub_pathf(pb, sizeof pb, "%s/%s", b, nb[i]);
+        ssize_t la = readlink(pa, ta, sizeof ta - 1), lb = readlink(pb, tb, sizeof tb - 1);
+        same = !strcmp(na[i], nb[i]) && la >= 0 && la == lb && !memcmp(ta, tb, (size_t)la);
+    }
+    hub_strv_free(na, ca);
+    hub_strv_free(nb, cb);
+    return same;
+}
+
 /* For a snapshot with `X.mlmodelc.zip` files: extract each (once per blob) into
  * <anemone cache>/unzipped/<etag>/ and build <anemone cache>/models/<repo>/<commit>/ with
  * links to the snapshot's files and to the extracted X.mlmodelc directories, so that
@@ -132,7 +165,11 @@ static int model_dir(const hub_env *env, const char *repo_id, const char *repo_d
         /* Usually the zip holds X.mlmodelc/; some hold its contents directly. */
         rc = link_into(tmp, base, an_is_dir(comp) ? comp : dest, err);
     }
-    if (rc == 0) {
+    if (rc == 0 && same_links(tmp, view)) {
+        /* Up to date: leave it alone (another process may be using it right now). */
+        if (!(*out = strdup(view)))
+            rc = an_errorf(err, "out of memory");
+    } else if (rc == 0) {
         char old[PATH_MAX + 32];
         hub_pathf(old, sizeof old, "%s.old.%d", view, (int)getpid());
         if (rename(view, old) == 0)
@@ -307,6 +344,8 @@ static int head_file(const hub_env *env, const char *repo_id, const char *repo_d
     hub_pathf(job->url, sizeof job->url, "%s", redirect ? h.location : h.final_url);
     /* Pre-signed CDN URLs must not carry the token (PEERS.md §3.3). */
     job->send_token = same_origin(job->url, env->endpoint);
+    /* Verify against the listing (what `hf cache verify` checks), whatever the etag's form. */
+    hub_pathf(job->verify, sizeof job->verify, "%s", f->lfs_sha256 ? f->lfs_sha256 : f->oid);
     return 0;
 }
 
@@ -323,6 +362,13 @@ static int fetch_files(const hub_env *env, const char *repo_id, const char *repo
         char etag[160];
         if (hub_snapshot_etag(repo_dir, commit, files[i]->path, etag, sizeof etag) == 0)
             continue; /* already in this snapshot */
+        /* Already in the cache for another snapshot: the listing names the blob. */
+        const char *known = files[i]->lfs_sha256 ? files[i]->lfs_sha256 : files[i]->oid;
+        char blob[PATH_MAX];
+        if (hub_pathf(blob, sizeof blob, "%s/blobs/%s", repo_dir, known) > 0 && access(blob, R_OK) == 0) {
+            rc = hub_link_snapshot(repo_dir, commit, files[i]->path, known, err);
+            continue;
+        }
         rc = head_file(env, repo_id, repo_dir, commit, files[i], &jobs[nj], err);
         if (rc == 0)
             nj++;

@@ -48,7 +48,7 @@ TEST(usage_errors)
 {
     cli_opts o;
     CHECK_EQ_INT(parse(&o, CLI_G_GEN, "run --temp"), CLI_USAGE);            /* missing value */
-    free(o.args);
+    CHECK(o.args == NULL);
     CHECK_EQ_INT(parse(&o, CLI_G_GEN, "run --temp hot"), CLI_USAGE);        /* not a number */
     free(o.args);
     CHECK_EQ_INT(parse(&o, CLI_G_GEN, "run --top-p -1"), CLI_USAGE);        /* negative */

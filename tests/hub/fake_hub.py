@@ -20,6 +20,7 @@ Fault injection, per blob (consumed one per GET, in order):
   "503"           answer 503 (a 5xx burst is several of these)
   "ignore_range"  answer 200 with the whole body even when Range was asked
   "wrong"         send bytes that are not the blob's (same length)
+  "bad_range"     answer a Range request with 206 but a Content-Range from byte 0
 and `slow[sha]` = seconds per 4 KiB chunk (persistent throttle); `api_faults` is a list
 of ("429", retry_after) consumed by API requests. Every request's method, path and
 headers are recorded in `log` (to check, e.g., that the token never reaches the CDN).
@@ -80,6 +81,7 @@ class FakeHub:
         self.slow_all = 0  # seconds per chunk for every download (to observe concurrency)
         self.active = 0  # bodies being sent right now, and the most seen at once
         self.max_active = 0
+        self.odd_etags = False  # non-LFS ETags that are no checksum (the listing still has one)
         self.missing = set()  # (repo_id, path): listed in the tree, but resolve says EntryNotFound
         self.tokens = {"hf_granted"}  # tokens that unlock private and gated repos
         self.log = []
@@ -180,14 +182,18 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         return auth.startswith("Bearer ") and auth[7:] in self.fake.tokens
 
-    def repo_access(self, repo_id, head):
-        """The repo, or None after answering the error the Hub gives."""
+    def repo_access(self, repo_id, head, api=False):
+        """The repo, or None after answering the error the Hub gives. Like the real Hub, a
+        gated repo's metadata and listing are public; its files are not."""
         hub = self.fake
+        if self.headers.get("Authorization", "").startswith("Bearer hf_bad"):
+            self.error(401, "", "Invalid credentials in Authorization header", head)
+            return None
         repo = hub.repos.get(hub.aliases.get(repo_id, repo_id))
         if repo is None or (repo.private and not self.authorized(repo)):
             self.error(401, "RepoNotFound", "Repository not found", head)
             return None
-        if repo.gated and not self.authorized(repo):
+        if repo.gated and not api and not self.authorized(repo):
             status = 403 if self.headers.get("Authorization") else 401
             self.error(status, "GatedRepo", "Access to model %s is restricted." % repo.id, head)
             return None
@@ -219,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(503, "", "Service unavailable", head)
             if len(parts) >= 6 and parts[1] == "models" and parts[4] in ("revision", "tree"):
                 repo_id = parts[2] + "/" + parts[3]
-                repo = self.repo_access(repo_id, head)
+                repo = self.repo_access(repo_id, head, api=True)
                 if repo is None:
                     return
                 rev = urllib.parse.unquote(parts[5])
@@ -259,8 +265,9 @@ class Handler(BaseHTTPRequestHandler):
                     "Location": loc, "X-Repo-Commit": commit,
                     "X-Linked-Etag": '"%s"' % digest, "X-Linked-Size": str(len(data)),
                     "ETag": 'W/"%s"' % git_sha1(b"pointer" + data)}, head)
+            etag = git_sha1(data) if not hub.odd_etags else "odd-" + git_sha1(data)[:20]
             return self.serve_bytes(data, git_sha1(data), head,
-                                    {"X-Repo-Commit": commit, "ETag": '"%s"' % git_sha1(data)})
+                                    {"X-Repo-Commit": commit, "ETag": '"%s"' % etag})
         return self.error(404, "", "Not found", head)
 
     def revision(self, repo, commit, head):
@@ -330,6 +337,15 @@ class Handler(BaseHTTPRequestHandler):
             start = int(rng[6:-1])
             if start >= len(data) and len(data) > 0:
                 return self.send(416, b"", {"Content-Range": "bytes */%d" % len(data)}, head)
+        if fault == "bad_range" and start:
+            # A 206 of the right length whose Content-Range starts at 0, not where asked.
+            n = len(data) - start
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes 0-%d/%d" % (n - 1, len(data)))
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            self.wfile.write(data[:n])
+            return
         body = data[start:]
         if fault == "wrong":
             body = bytes((b ^ 0x5A) for b in body)

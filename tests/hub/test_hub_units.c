@@ -54,6 +54,10 @@ TEST(headers)
     CHECK_EQ_STR(h.error_code, "GatedRepo");
     CHECK_EQ_INT(h.retry_after, 7);
     CHECK_EQ_STR(h.link_next, "https://h/api?cursor=2");
+    feed(&h, "Content-Range: bytes 100-199/200\r\n");
+    CHECK_EQ_INT(h.range_start, 100);
+    feed(&h, "Content-Range: bytes */200\r\n");
+    CHECK_EQ_INT(h.range_start, -1);
     feed(&h, "Content-Length: -5\r\n");
     CHECK_EQ_INT(h.content_length, -1);
     feed(&h, "HTTP/2 200\r\n"); /* a new response starts clean */

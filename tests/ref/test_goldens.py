@@ -2,7 +2,7 @@
 """Re-run the NumPy reference over the committed fixtures and confirm the
 committed goldens (NumPy only; works with Debian's python3-numpy).
 
-    python3 tests/ref/check_goldens.py [fixture ...]
+    python3 tests/ref/test_goldens.py [fixture ...]
 
 Prints PASS name / FAIL name: why / SKIP name: why, then a summary line.
 """
@@ -53,7 +53,7 @@ def check(name, fn):
         report("FAIL", name, "%s: %s" % (type(e).__name__, e))
 
 
-TIGHT = {"atol": 1e-2, "rtol": 2e-3}   # a couple of fp16 ulps: BLAS summation order differs
+TIGHT = {"atol": 3e-2, "rtol": 4e-3}   # a couple of fp16 ulps: BLAS summation order differs
 
 
 def check_fixture(gold):
