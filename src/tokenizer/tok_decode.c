@@ -5,6 +5,7 @@
  * A decoder maps a list of token strings to a list of strings; the result is their
  * concatenation. Lists live in a scratch arena for the duration of one decode.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,19 +33,19 @@ static int sb_to_str(an_arena *a, const an_strbuf *sb, tok_str *out)
 
 /* GPT-2 character → byte, for code points below 0x144; -1 elsewhere. */
 static int16_t char_to_byte[0x144];
-static int char_to_byte_ready;
+static pthread_once_t char_to_byte_once = PTHREAD_ONCE_INIT;
+
+static void fill_char_to_byte(void)
+{
+    for (int i = 0; i < 0x144; i++)
+        char_to_byte[i] = -1;
+    for (int b = 0; b < 256; b++)
+        char_to_byte[tok_byte_to_char[b]] = (int16_t)b;
+}
 
 static void init_char_to_byte(void)
 {
-    if (char_to_byte_ready)
-        return;
-    int16_t t[0x144];
-    for (int i = 0; i < 0x144; i++)
-        t[i] = -1;
-    for (int b = 0; b < 256; b++)
-        t[tok_byte_to_char[b]] = (int16_t)b;
-    memcpy(char_to_byte, t, sizeof t);
-    __atomic_store_n(&char_to_byte_ready, 1, __ATOMIC_RELEASE);
+    pthread_once(&char_to_byte_once, fill_char_to_byte);
 }
 
 static int dec_bytelevel(const slist *in, an_arena *a, slist *out)
@@ -116,19 +117,23 @@ static int dec_replace(const tok_tokenizer *tok, const tok_decoder *d, const sli
     out->n = in->n;
     if (!out->v)
         return -1;
+    (void)tok;
     tok_matches m = {0};
     an_strbuf sb;
     an_sb_init(&sb);
-    int rc = 0;
+    /* decoding may run on several threads at once: a match block of its own */
+    pcre2_match_data *md = d->pat.re ? pcre2_match_data_create(1, NULL) : NULL;
+    int rc = d->pat.re && !md;
     for (size_t i = 0; i < in->n && !rc; i++) {
         an_sb_clear(&sb);
-        rc = tok_pattern_find(&d->pat, tok->md, in->v[i].s, in->v[i].n, &m);
+        rc = tok_pattern_find(&d->pat, md, in->v[i].s, in->v[i].n, &m);
         for (size_t j = 0; j < m.n && !rc; j++)
             rc = m.v[j].is_match ? an_sb_append(&sb, d->content.s, d->content.n)
                                  : an_sb_append(&sb, in->v[i].s + m.v[j].start,
                                                 m.v[j].end - m.v[j].start);
         rc = rc || sb_to_str(a, &sb, &out->v[i]);
     }
+    pcre2_match_data_free(md);
     free(m.v);
     an_sb_free(&sb);
     return rc ? -1 : 0;
@@ -340,7 +345,7 @@ struct tok_stream {
 };
 
 /* Ids kept in the window at most, whatever the decoder does. */
-#define TOK_STREAM_MAX_WINDOW 64
+#define TOK_STREAM_MAX_WINDOW 256
 
 /* Decode the first `count` ids of the window (behind the anchor once anchored). */
 static int window_decode(tok_stream *st, size_t count, an_strbuf *out, an_error *err)
@@ -513,6 +518,11 @@ static int stream_emit(tok_stream *st, an_strbuf *out, an_error *err)
 
 int tok_stream_push(tok_stream *st, int32_t id, an_strbuf *out, an_error *err)
 {
+    /* ids decode leaves out (skipped specials, unknown ids) change nothing: keeping them
+     * out of the window keeps it short while no text has shown yet */
+    if (!st->tok->spm &&
+        (!tok_id_to_token(st->tok, id) || (st->skip_special && tok_is_special(st->tok, id))))
+        return 0;
     if (st->n == st->cap) {
         size_t nc = st->cap ? st->cap * 2 : 16;
         int32_t *nv = realloc(st->buf, (nc + 1) * sizeof *nv);

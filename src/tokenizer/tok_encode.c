@@ -191,6 +191,8 @@ typedef struct ids_buf {
 
 static int ids_push(ids_buf *b, const int32_t *ids, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (b->n + n > b->cap) {
         size_t nc = b->cap ? b->cap : 64;
         while (nc < b->n + n)

@@ -23,9 +23,8 @@ void tok_strmap_free(tok_strmap *m)
     memset(m, 0, sizeof *m);
 }
 
-static int strmap_grow(tok_strmap *m)
+static int strmap_rehash(tok_strmap *m, size_t ncap)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 64;
     struct tok_strmap_slot *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return -1;
@@ -42,6 +41,26 @@ static int strmap_grow(tok_strmap *m)
     m->slots = ns;
     m->cap = ncap;
     return 0;
+}
+
+static int strmap_grow(tok_strmap *m)
+{
+    return strmap_rehash(m, m->cap ? m->cap * 2 : 64);
+}
+
+/* Room for n entries without growing (a table below 3/4 full). */
+static size_t cap_for(size_t n)
+{
+    size_t c = 64;
+    while (c * 3 <= n * 4 + 4 && c < ((size_t)1 << 40))
+        c *= 2;
+    return c;
+}
+
+int tok_strmap_reserve(tok_strmap *m, size_t n)
+{
+    size_t c = cap_for(n);
+    return c > m->cap ? strmap_rehash(m, c) : 0;
 }
 
 int tok_strmap_put(tok_strmap *m, const char *key, uint32_t len, int32_t value)
@@ -102,9 +121,8 @@ static inline size_t pair_hash(uint64_t k)
     return (size_t)XXH3_64bits(&k, sizeof k);
 }
 
-static int pairmap_grow(tok_pairmap *m)
+static int pairmap_rehash(tok_pairmap *m, size_t ncap)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 64;
     struct tok_pair_slot *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return -1;
@@ -120,6 +138,17 @@ static int pairmap_grow(tok_pairmap *m)
     m->slots = ns;
     m->cap = ncap;
     return 0;
+}
+
+static int pairmap_grow(tok_pairmap *m)
+{
+    return pairmap_rehash(m, m->cap ? m->cap * 2 : 64);
+}
+
+int tok_pairmap_reserve(tok_pairmap *m, size_t n)
+{
+    size_t c = cap_for(n);
+    return c > m->cap ? pairmap_rehash(m, c) : 0;
 }
 
 int tok_pairmap_put(tok_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t merged)

@@ -26,6 +26,8 @@ typedef struct tok_strmap {
 } tok_strmap;
 
 void tok_strmap_free(tok_strmap *m);
+/* Make room for n entries in one step (0, or -1 when out of memory). */
+int tok_strmap_reserve(tok_strmap *m, size_t n);
 /* Insert or overwrite. Returns 0, or -1 when out of memory. */
 int tok_strmap_put(tok_strmap *m, const char *key, uint32_t len, int32_t value);
 /* The value, or -1 when absent. */
@@ -42,6 +44,7 @@ typedef struct tok_pairmap {
 } tok_pairmap;
 
 void tok_pairmap_free(tok_pairmap *m);
+int tok_pairmap_reserve(tok_pairmap *m, size_t n);
 int tok_pairmap_put(tok_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t merged);
 /* 1 and the rank/merged id when present, else 0. */
 int tok_pairmap_get(const tok_pairmap *m, int32_t a, int32_t b, int32_t *rank, int32_t *merged);

@@ -7,6 +7,8 @@
  * Prints, for NAME: PASS/FAIL lines for encode, decode, decode with skip_special, and the
  * streaming detokenizer (its chunks concatenated must equal the one-shot decode and each
  * chunk must be valid UTF-8). The first mismatches are described on the following lines.
+ * TOKCHECK_QUICK=1 (sanitizer builds): the stream check of inputs over 2000 ids covers
+ * their first 2000 ids only.
  */
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -68,13 +70,16 @@ static void ids_str(const int32_t *ids, size_t n, an_strbuf *sb, const char *sep
 }
 
 /* Compare text with the golden string field, or its _sha256 form. */
-static void check_text(int check, long line, json_object *rec, const char *key, const an_strbuf *got)
+static void check_text(int check, long line, json_object *rec, const char *key,
+                       const an_strbuf *got, const an_strbuf *text)
 {
     json_object *v;
     char k2[64], hex[65];
     if (json_object_object_get_ex(rec, key, &v)) {
-        const char *want = json_object_get_string(v);
-        size_t wl = (size_t)json_object_get_string_len(v);
+        /* true: the same as the input text */
+        int same = json_object_is_type(v, json_type_boolean);
+        const char *want = same ? text->buf : json_object_get_string(v);
+        size_t wl = same ? text->len : (size_t)json_object_get_string_len(v);
         if (wl == got->len && !memcmp(want, got->buf, wl))
             n_ok[check]++;
         else
@@ -144,7 +149,7 @@ static void check_case(tok_tokenizer *tok, json_object *rec, long line)
         want = malloc((wn ? wn : 1) * sizeof *want);
         for (size_t i = 0; i < wn; i++)
             want[i] = (int32_t)json_object_get_int64(json_object_array_get_idx(v, i));
-        if (wn == n && !memcmp(ids, want, n * sizeof *ids))
+        if (wn == n && (n == 0 || !memcmp(ids, want, n * sizeof *ids)))
             n_ok[C_ENC]++;
         else {
             an_strbuf a, b;
@@ -175,13 +180,16 @@ static void check_case(tok_tokenizer *tok, json_object *rec, long line)
     free(ids);
     an_sb_clear(&got);
     if (tok_decode(tok, want, wn, 0, &got, &err) == 0)
-        check_text(C_DEC, line, rec, "decoded", &got);
+        check_text(C_DEC, line, rec, "decoded", &got, &text);
     an_sb_clear(&got);
     if (tok_decode(tok, want, wn, 1, &got, &err) == 0)
-        check_text(C_SKIP, line, rec, "decoded_skip", &got);
+        check_text(C_SKIP, line, rec, "decoded_skip", &got, &text);
     /* streaming: one id at a time, every chunk whole UTF-8, the total equals decode
      * (with and without special tokens) */
     int stream_ok = 1, chunks_ok = 1;
+    const char *quick = getenv("TOKCHECK_QUICK");
+    if (quick && *quick == '1' && wn > 2000)
+        wn = 2000;
     an_strbuf one, all;
     an_sb_init(&one);
     an_sb_init(&all);
