@@ -170,6 +170,29 @@ def check_bench():
             report(False, name, "%s in %r" % (e, text))
 
 
+def check_show_model():
+    """`anemone show MODEL` against the fixture manifests (written by the generator)."""
+    for fx in sorted(os.listdir(GOLD)):
+        man = json.load(open(os.path.join(GOLD, fx, "manifest.json")))
+        c = man["config"]
+        p = anemone("show", os.path.join(FIX, fx))
+        out = p.stdout.decode()
+        # parameters from the model's definition: embeddings, head, layers, norms, RoPE tables
+        H, I, L, nh, nkv, D, V = c["hidden"], c["inter"], c["layers"], c["heads"], c["kv_heads"], c["head_dim"], c["vocab"]
+        layer = H * nh * D + 2 * H * nkv * D + nh * D * H + 3 * H * I + 2 * H
+        if c["family"] == "qwen3":
+            layer += 2 * D
+        params = 2 * V * H + L * layer + H + 2 * 2 * c["state"] * D
+        want = ["context: %d tokens (state %d), prefill batch %d" % (c["ctx"], c["state"], c["batch"]),
+                "%d FFN chunk" % man["num_chunks"],
+                "parameters: %.2f M" % (params / 1e6)]
+        if man.get("lut_ffn"):
+            want.append("FFN LUT%d" % man["lut_ffn"])
+        missing = [w for w in want if w not in out]
+        report(p.returncode == 0 and not missing, "show_model_%s" % fx, "missing %r in:\n%s" % (missing, out[:600]))
+
+
+check_show_model()
 check_raw_run("llama-fp16-c1", "hello world, how are you")
 check_raw_run("qwen3-fp16-c1", "hello world, how are you")
 check_raw_run("llama-lut4-c2", "the quick brown fox")
