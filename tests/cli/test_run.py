@@ -192,7 +192,25 @@ def check_show_model():
         report(p.returncode == 0 and not missing, "show_model_%s" % fx, "missing %r in:\n%s" % (missing, out[:600]))
 
 
+def check_load_progress():
+    """A terminal sees which component is loading; a pipe sees nothing of it."""
+    import shutil
+    d = os.path.join(FIX, "llama-lut4-c2")
+    piped = anemone("run", d, "--raw", "-n", "2", "hi")
+    report(b"loading" not in piped.stderr, "load_progress_not_on_pipes", piped.stderr.decode())
+    if not shutil.which("script"):
+        print("SKIP load_progress_on_terminal: script(1) is not installed")
+        return
+    cmd = "'%s' run '%s' --raw -n 2 hi" % (BIN, d)
+    t = subprocess.run(["script", "-qec", cmd, "/dev/null"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    out = t.stdout.decode("utf-8", "replace")
+    want = ["loading embeddings (1/4)", "loading FFN chunk 2 of 2 (3/4)", "loading LM head (4/4)"]
+    report(t.returncode == 0 and all(w in out for w in want), "load_progress_on_terminal", repr(out[:400]))
+
+
 check_show_model()
+check_load_progress()
 check_raw_run("llama-fp16-c1", "hello world, how are you")
 check_raw_run("qwen3-fp16-c1", "hello world, how are you")
 check_raw_run("llama-lut4-c2", "the quick brown fox")
