@@ -134,6 +134,31 @@ def check_chat_piped():
     report(ok, "chat_second_turn_reuses_cache", "footers %r" % feet)
 
 
+def check_ctx_overflow():
+    """--ctx-overflow: stop cuts the answer with a notice; shift drops the oldest turn and
+    carries on with the answer (the 64-token test context fills within a turn)."""
+    d = os.path.join(FIX, "qwen3-fp16-c1")
+    feed = b"hi\n/set n_predict 60\nok\n"
+    stop = anemone("chat", d, "--greedy", "-n", "3", stdin=feed)
+    err = stop.stderr.decode()
+    report(stop.returncode == 0 and "the answer was cut there" in err and "dropped" not in err,
+           "chat_ctx_overflow_stop", err)
+    shift = anemone("chat", d, "--greedy", "-n", "3", "--ctx-overflow", "shift", stdin=feed)
+    err = shift.stderr.decode()
+    feet = [l for l in err.splitlines() if l.startswith("[ prefill")]
+    report(shift.returncode == 0 and "dropped the oldest turn and continued" in err and len(feet) == 2,
+           "chat_ctx_overflow_shift_continues", err)
+    # the continued answer is longer than what fitted before the shift
+    cut = [l for l in stop.stderr.decode().splitlines() if l.startswith("[ prefill")]
+    try:
+        n_stop = len(stop.stdout.decode("utf-8", "replace"))
+        n_shift = len(shift.stdout.decode("utf-8", "replace"))
+        ok = len(cut) == 2 and n_shift > n_stop
+    except ValueError:
+        ok = False
+    report(ok, "chat_ctx_overflow_shift_says_more", "stop %r / shift %r" % (stop.stdout, shift.stdout))
+
+
 def check_bench():
     d = os.path.join(FIX, "llama-lut4-c2")
     for fmt in ("json", "jsonl", "csv", "md"):
@@ -218,4 +243,5 @@ check_template_run("qwen3-fp16-c1", "hi")
 check_template_run("llama-fp16-c1", "hi")
 check_stdin_and_errors()
 check_chat_piped()
+check_ctx_overflow()
 check_bench()
