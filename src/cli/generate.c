@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "hub/hub.h"
+#include "think.h"
 
 static double now_ms(void)
 {
@@ -102,6 +103,14 @@ static void collect_stops(cli_model *m)
     }
 }
 
+/* On a terminal: "loading FFN chunk 2 of 4 (3/6)" on one line, erased when done. */
+static void show_progress(void *ctx, int i, int n, const char *role)
+{
+    (void)ctx;
+    fprintf(stderr, "\r\033[Kloading %s (%d/%d)", role, i + 1, n);
+    fflush(stderr);
+}
+
 int cli_model_open(const cli_opts *o, const char *ref, cli_model *m, an_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -115,7 +124,12 @@ int cli_model_open(const cli_opts *o, const char *ref, cli_model *m, an_error *e
     if (hub_resolve_model(ref, &ho, &m->dir, err) < 0)
         return -1;
     pipe_open_opts po = {.backend = o->backend};
+    int tty = isatty(STDERR_FILENO) && !o->quiet;
+    if (tty)
+        po.progress = show_progress;
     m->model = pipe_model_open(m->dir, &po, err);
+    if (tty)
+        fputs("\r\033[K", stderr);
     if (!m->model)
         goto fail;
     m->tok = tok_load(m->dir, err);
@@ -176,76 +190,12 @@ int cli_tokenize_prompt(cli_model *m, const char *text, int raw, int32_t **ids, 
     return tok_encode(m->tok, text, strlen(text), raw, ids, n, err);
 }
 
-/* <think> … </think> as the text streams: markers may arrive split across chunks, so a
- * possible marker prefix at the end of a chunk waits for the next one. */
-typedef struct think_filter {
-    int in_think, hide, dim;
-    char pending[16];
-    size_t n_pending;
-} think_filter;
-
-static void emit(FILE *out, const think_filter *f, const char *s, size_t n)
-{
-    if (!n || (f->in_think && f->hide))
-        return;
-    if (f->in_think && f->dim)
-        fputs("\033[2m", out);
-    fwrite(s, 1, n, out);
-    if (f->in_think && f->dim)
-        fputs("\033[0m", out);
-}
-
-static void think_feed(think_filter *f, FILE *out, const char *s, size_t n, int final)
-{
-    an_strbuf joined;
-    an_sb_init(&joined);
-    an_sb_append(&joined, f->pending, f->n_pending);
-    an_sb_append(&joined, s, n);
-    f->n_pending = 0;
-    const char *p = joined.buf, *end = joined.buf + joined.len;
-    while (p < end) {
-        const char *marker = f->in_think ? "</think>" : "<think>";
-        size_t ml = strlen(marker);
-        const char *hit = NULL;
-        for (const char *q = p; q < end; q++) {
-            if (*q != '<')
-                continue;
-            size_t avail = (size_t)(end - q);
-            if (avail >= ml && !memcmp(q, marker, ml)) {
-                hit = q;
-                break;
-            }
-            if (avail < ml && !final && !memcmp(q, marker, avail)) { /* maybe split */
-                emit(out, f, p, (size_t)(q - p));
-                memcpy(f->pending, q, avail);
-                f->n_pending = avail;
-                an_sb_free(&joined);
-                return;
-            }
-        }
-        if (!hit) {
-            emit(out, f, p, (size_t)(end - p));
-            break;
-        }
-        emit(out, f, p, (size_t)(hit - p));
-        if (!f->in_think) {
-            f->in_think = 1;
-            emit(out, f, hit, ml);
-        } else {
-            emit(out, f, hit, ml);
-            f->in_think = 0;
-        }
-        p = hit + ml;
-    }
-    an_sb_free(&joined);
-}
-
 typedef struct turn_ctx {
     cli_model *m;
     tok_stream *st;
     an_strbuf chunk;
     FILE *out;
-    think_filter tf;
+    cli_think tf;
     an_error *err;
     int failed;
 } turn_ctx;
@@ -259,7 +209,7 @@ static int on_token(void *p, int32_t id)
         return 1;
     }
     if (c->chunk.len) {
-        think_feed(&c->tf, c->out, c->chunk.buf, c->chunk.len, 0);
+        cli_think_feed(&c->tf, c->out, c->chunk.buf, c->chunk.len, 0);
         fflush(c->out);
     }
     return 0;
@@ -288,8 +238,7 @@ int cli_run_turn(cli_model *m, pipe_session *s, const int32_t *ids, int n, const
         return 0;
     }
     turn_ctx c = {.m = m, .out = out, .err = err};
-    c.tf.hide = o->hide_thinking;
-    c.tf.dim = dim_thinking;
+    cli_think_init(&c.tf, o->hide_thinking, dim_thinking);
     c.st = tok_stream_new(m->tok, 1);
     an_sb_init(&c.chunk);
     if (!c.st)
@@ -300,10 +249,8 @@ int cli_run_turn(cli_model *m, pipe_session *s, const int32_t *ids, int n, const
     if (r == 0 && !c.failed) {
         an_sb_clear(&c.chunk);
         if (tok_stream_flush(c.st, &c.chunk, err) == 0 && c.chunk.len)
-            think_feed(&c.tf, out, c.chunk.buf, c.chunk.len, 1);
-        think_feed(&c.tf, out, "", 0, 1);
-        if (c.tf.in_think && dim_thinking)
-            fputs("\033[0m", out);
+            cli_think_feed(&c.tf, out, c.chunk.buf, c.chunk.len, 0);
+        cli_think_feed(&c.tf, out, "", 0, 1);
         fflush(out);
         int n_after;
         const int32_t *all = pipe_session_tokens(s, &n_after);
@@ -314,6 +261,7 @@ int cli_run_turn(cli_model *m, pipe_session *s, const int32_t *ids, int n, const
     turn->timing = *pipe_session_timing(s);
     tok_stream_free(c.st);
     an_sb_free(&c.chunk);
+    cli_think_free(&c.tf);
     return r < 0 || c.failed ? -1 : 0;
 }
 

@@ -263,6 +263,41 @@ TEST(cancellation_keeps_history_consistent)
     pipe_model_close(m);
 }
 
+/* Generation stops at an end-of-sequence id (not emitted), and --ignore-eos runs past it. */
+TEST(stops_at_eos)
+{
+    if (!n_fixtures)
+        SKIP("no fixtures in tests/ref/goldens");
+    fixture *f = &fixtures[0];
+    run_case *rc = &f->runs[0];
+    an_error err;
+    pipe_model *m = pipe_model_open(f->dir, NULL, &err);
+    REQUIRE(m);
+    pipe_sampler_params p = greedy_params();
+    pipe_session *s = pipe_session_new(m, &p, &err);
+    REQUIRE(s);
+    int32_t stop = rc->greedy[3]; /* the fourth reference token plays EOS */
+    int first = 0;
+    while (rc->greedy[first] != stop)
+        first++;
+    pipe_gen_opts g = {.max_tokens = 32, .stop_ids = &stop, .n_stop = 1};
+    run_case got = {0};
+    pipe_stop_reason why;
+    REQUIRE(pipe_session_prompt(s, rc->prompt, rc->n_prompt, &g, &err) == 0);
+    REQUIRE(pipe_session_generate(s, &g, record, &got, &why, &err) == 0);
+    CHECK_EQ_INT(why, PIPE_STOP_EOS);
+    CHECK_EQ_INT(got.n_new, first);
+    g.ignore_eos = 1;
+    got.n_new = 0;
+    pipe_session_clear(s);
+    REQUIRE(pipe_session_prompt(s, rc->prompt, rc->n_prompt, &g, &err) == 0);
+    REQUIRE(pipe_session_generate(s, &g, record, &got, &why, &err) == 0);
+    CHECK_EQ_INT(why, PIPE_STOP_MAX_TOKENS);
+    CHECK_EQ_INT(got.n_new, 32);
+    pipe_session_free(s);
+    pipe_model_close(m);
+}
+
 /* A copy of a fixture in a temporary directory, changed by a shell command run inside it;
  * the model must then be refused with a message containing `needle`. */
 static void expect_broken(const char *fixture, const char *change, const char *needle)
@@ -318,6 +353,7 @@ int main(void)
     RUN(greedy_matches_reference);
     RUN(two_turns_reuse_prefix);
     RUN(seeded_sampling_reproducible);
+    RUN(stops_at_eos);
     RUN(cancellation_keeps_history_consistent);
     RUN(broken_model_directories);
     return t_finish();
