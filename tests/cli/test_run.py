@@ -209,7 +209,7 @@ def check_show_model():
             layer += 2 * D
         params = 2 * V * H + L * layer + H + 2 * 2 * c["state"] * D
         want = ["context: %d tokens (state %d), prefill batch %d" % (c["ctx"], c["state"], c["batch"]),
-                "%d FFN chunk" % man["num_chunks"],
+                ("layout: monolithic" if man.get("monolithic") else "%d FFN chunk" % man["num_chunks"]),
                 "parameters: %.2f M" % (params / 1e6)]
         if man.get("lut_ffn"):
             want.append("FFN LUT%d" % man["lut_ffn"])
