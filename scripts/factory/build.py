@@ -169,8 +169,8 @@ def _two_functions(make_prog, infos, info_comb, out_path, lut, fast, workdir):
 
 
 def ffn_chunk(cfg, w, layers, last, info_infer, info_prefill, info_comb, out_path,
-              lut=None, fast=False, workdir=None):
-    _two_functions(lambda mode: graphs.build_ffn(cfg, w, layers, last, mode),
+              lut=None, fast=False, workdir=None, update_mask=False):
+    _two_functions(lambda mode: graphs.build_ffn(cfg, w, layers, last, mode, update_mask),
                    (info_infer, info_prefill), info_comb, out_path, lut, fast, workdir)
 
 

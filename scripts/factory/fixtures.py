@@ -37,6 +37,10 @@ FIXTURES = [
     # multifunction bundle, fp16, same weights as qwen3-fp16-c1
     dict(name="qwen3-mono-c1", family="qwen3", lut_ffn=None, lut_head=None, chunks=1,
          form="mlmodelc", anemll="0.3.5", argmax=False, mono=True),
+    # qwen3 0.3.5 static-slice prefill: update_mask [1,1,S,B] fills the
+    # cache (cache*(1-m) + m@K); fp16, same weights as qwen3-fp16-c1
+    dict(name="qwen3-updmask-c1", family="qwen3", lut_ffn=None, lut_head=None, chunks=1,
+         form="mlpackage", anemll="0.3.5", argmax=False, update_mask=True),
 ]
 
 N_NEW = 32          # greedy tokens per prompt
@@ -145,8 +149,11 @@ def meta_yaml(cfg, fx, emb, head, ffn, sizes):
             "    lut_lmhead_per_channel: %s" % (8 if fx["lut_head"] else "none"),
             "    vocab_size: %d" % cfg["vocab"],
             "    lm_head_chunk_sizes: [%s]" % ", ".join(str(s) for s in sizes),
-            "    prefill_dynamic_slice: true",
         ]
+        if fx.get("update_mask"):
+            lines.append("    update_mask_prefill: true")
+        else:
+            lines.append("    prefill_dynamic_slice: true")
         if fx["argmax"]:
             lines.append("    argmax_in_model: true")
         lines += [
@@ -339,7 +346,8 @@ def build_fixture(fx, cfg, w, tok, fixtures_root, work, fast=False, log=print):
                    batch_size=cfg["batch"], functions="infer,prefill", **common)
         p = os.path.join(work, "chunk%d.mlpackage" % (i + 1))
         build.ffn_chunk(cfg, w, layers, i == n - 1, ii, ip, ic, p,
-                        lut=fx["lut_ffn"], fast=fast, workdir=work)
+                        lut=fx["lut_ffn"], fast=fast, workdir=work,
+                        update_mask=fx.get("update_mask", False))
         pkgs["ffn%d" % (i + 1)] = (p, _place(p, os.path.join(out, ffn[i]), fx["form"]))
 
     tok.write(out)

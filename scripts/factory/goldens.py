@@ -14,6 +14,7 @@ TOL_HIDDEN = {"atol": 0.05, "rtol": 0.02}
 TOL_STATE = {"atol": 0.05, "rtol": 0.02}
 TOL_LOGITS = {"atol": 0.25, "rtol": 0.02}
 TOL_EXACT = {"atol": 0.0, "rtol": 0.0}
+UM_ROWS = 5        # tokens an update_mask prefill case writes (of B)
 
 
 class Writer:
@@ -100,14 +101,25 @@ def component_cases(fx, m, cfg, W, rs, mask, emb, ffn):
         pos = np.arange(B, dtype=np.int32)
         mk = mask[:, :, 0:B, :]
         cp = np.array([0], dtype=np.int32)
+        before = cache.copy()
         outp = m.chunk(layers, last, "prefill", hp, pos, 0, cache)
+        inputs = {"hidden_states": W.save(tag + "_prefill_hidden_states", hp),
+                  "position_ids": W.save(tag + "_prefill_position_ids", pos),
+                  "causal_mask": W.save(tag + "_prefill_causal_mask", mk),
+                  "current_pos": W.save(tag + "_prefill_current_pos", cp)}
+        if fx.get("update_mask"):
+            # static-slice prefill: only the first UM_ROWS tokens are written
+            # (rows 0..UM_ROWS-1 of the mask), the rest of the cache stays
+            um = np.zeros((1, 1, cfg["state"], B), np.float16)
+            for t in range(UM_ROWS):
+                um[0, 0, t, t] = 1
+            rows = list(layers) + [cfg["layers"] + li for li in layers]
+            cache[...] = anemll_ref.update_mask_fill(before, cache, 0, um, rows)
+            inputs["update_mask"] = W.save(tag + "_prefill_update_mask", um)
         st1 = W.save(tag + "_prefill_state_out", cache)
         cases.append(dict(
             name=tag + "_prefill", component=ffn[i], function="prefill",
-            inputs={"hidden_states": W.save(tag + "_prefill_hidden_states", hp),
-                    "position_ids": W.save(tag + "_prefill_position_ids", pos),
-                    "causal_mask": W.save(tag + "_prefill_causal_mask", mk),
-                    "current_pos": W.save(tag + "_prefill_current_pos", cp)},
+            inputs=inputs,
             state_in=None, state_out=st1,
             outputs={"output_hidden_states": W.save(tag + "_prefill_output_hidden_states", outp)},
             tolerance=TOL_HIDDEN, state_tolerance=TOL_STATE))
@@ -287,6 +299,8 @@ def write_manifest(fx, cfg, wmap, gold_dir, sizes, cases, runs, seq, tok):
         cases=cases, runs=runs, sequence=seq, tokenizer=tok_sample)
     if fx.get("mono"):
         manifest["monolithic"] = True
+    if fx.get("update_mask"):
+        manifest["update_mask_prefill"] = True
     with open(os.path.join(gold_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")

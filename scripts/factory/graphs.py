@@ -217,6 +217,32 @@ def _kv_write(cache, state, update, idx, current_pos, pos_end):
     return mb.coreml_update_state(state=state, value=upd)
 
 
+def _kv_write_masked(cfg, cache, state, update, idx, update_mask):
+    """ANEMLL 0.3.5 static-slice prefill write of one cache row idx:
+    cache*(1-m) + new*m with m [S,B] = update_mask[0,0] and the batch's
+    K/V update [1,Hkv,B,D] scattered to positions by new = m @ K
+    (transpose/reshape/matmul), (1-m) from the mask's row sums clipped at 1."""
+    nkv, S, D, B = cfg["kv_heads"], cfg["state"], cfg["head_dim"], cfg["batch"]
+    m2 = mb.reshape(x=update_mask, shape=[S, B])
+    kt = mb.transpose(x=update, perm=[2, 0, 1, 3])            # [B,1,Hkv,D]
+    kt = mb.reshape(x=kt, shape=[B, nkv * D])
+    new = mb.matmul(x=m2, y=kt, transpose_x=False, transpose_y=False)  # [S,Hkv*D]
+    new = mb.reshape(x=new, shape=[S, 1, nkv, D])
+    new = mb.transpose(x=new, perm=[1, 2, 0, 3])               # [1,Hkv,S,D]
+    msum = mb.reduce_sum(x=update_mask, axes=[-1], keep_dims=True)  # [1,1,S,1]
+    msum = mb.clip(x=msum, alpha=np.float16(0.0), beta=np.float16(1.0))
+    keep = mb.sub(x=np.float16(1.0), y=msum)
+    row = mb.slice_by_index(x=cache, begin=[idx, 0, 0, 0], end=[idx + 1, nkv, S, D],
+                            end_mask=[False, True, True, True])
+    row = mb.add(x=mb.mul(x=row, y=keep), y=new)
+    upd = mb.slice_update(x=cache, update=row, begin=_i32(idx, 0, 0, 0),
+                          end=_i32(idx + 1, nkv, S, D), stride=[1, 1, 1, 1],
+                          begin_mask=[False, False, False, False],
+                          end_mask=[False, True, True, True],
+                          squeeze_mask=[False, False, False, False])
+    return mb.coreml_update_state(state=state, value=upd)
+
+
 def _layer_cache(cfg, cache, idx):
     nkv, S, D = cfg["kv_heads"], cfg["state"], cfg["head_dim"]
     s = mb.slice_by_index(x=cache, begin=[idx, 0, 0, 0], end=[idx + 1, nkv, S, D],
@@ -276,7 +302,7 @@ def _conv_weights(w):
 
 
 def _ffn_body(cfg, cw, layers, last, mode, hidden_states, position_ids, causal_mask,
-              current_pos, state, name_output=True):
+              current_pos, state, name_output=True, update_mask=None):
     """The layers of one FFN chunk function on hidden_states; returns the
     chunk's output (named output_hidden_states when name_output)."""
     H, S = cfg["hidden"], cfg["state"]
@@ -328,8 +354,12 @@ def _ffn_body(cfg, cw, layers, last, mode, hidden_states, position_ids, causal_m
             v = mb.transpose(x=v, perm=[0, 1, 3, 2])
         if cache is None:
             cache = mb.read_state(input=state)
-        cache = _kv_write(cache, state, k, li, current_pos, pos_end)
-        cache = _kv_write(cache, state, v, L + li, current_pos, pos_end)
+        if update_mask is not None:
+            cache = _kv_write_masked(cfg, cache, state, k, li, update_mask)
+            cache = _kv_write_masked(cfg, cache, state, v, L + li, update_mask)
+        else:
+            cache = _kv_write(cache, state, k, li, current_pos, pos_end)
+            cache = _kv_write(cache, state, v, L + li, current_pos, pos_end)
         Kc = _layer_cache(cfg, cache, li)
         Vc = _layer_cache(cfg, cache, L + li)
         Kt = mb.reshape(x=_gqa_tile(cfg, Kc), shape=[1, -1, S, D])
@@ -365,27 +395,41 @@ def _ffn_body(cfg, cw, layers, last, mode, hidden_states, position_ids, causal_m
     return h
 
 
-def _ffn_specs(cfg, mode, first):
+def _ffn_specs(cfg, mode, first, update_mask=False):
     """Input specs of a chunk function; first = the input is input_ids
-    (monolithic) instead of hidden_states."""
+    (monolithic) instead of hidden_states; update_mask = a static-slice
+    prefill's update_mask [1,1,S,B] after current_pos."""
     H, C, S = cfg["hidden"], cfg["ctx"], cfg["state"]
     L, nkv, D = cfg["layers"], cfg["kv_heads"], cfg["head_dim"]
     T = 1 if mode == "infer" else cfg["batch"]
     x = mb.TensorSpec((1, T), dtype=I32) if first else mb.TensorSpec((1, T, H), dtype=FP16)
-    return [
+    specs = [
         x,
         mb.TensorSpec((T,), dtype=I32),
         mb.TensorSpec((1, 1, T, C), dtype=FP16),
         mb.TensorSpec((1,), dtype=I32),
-        mb.StateTensorSpec((2 * L, nkv, S, D), dtype=FP16),
     ]
+    if update_mask:
+        specs.append(mb.TensorSpec((1, 1, S, T), dtype=FP16))
+    return specs + [mb.StateTensorSpec((2 * L, nkv, S, D), dtype=FP16)]
 
 
-def build_ffn(cfg, w, layers, last, mode):
+def build_ffn(cfg, w, layers, last, mode, update_mask=False):
     """One FFN chunk function. layers: list of layer indices in this chunk.
     last: whether the chunk holds the model's final layer.
-    mode: "infer" or "prefill"."""
+    mode: "infer" or "prefill". update_mask: the prefill takes update_mask
+    [1,1,S,B] and fills the cache through it (ANEMLL 0.3.5 static slices)."""
     cw = _conv_weights(w)
+    if update_mask and mode == "prefill":
+        @mb.program(input_specs=_ffn_specs(cfg, mode, False, True),
+                    opset_version=ct.target.iOS18)
+        def prog_um(hidden_states, position_ids, causal_mask, current_pos, update_mask,
+                    model_model_kv_cache_0):
+            return _ffn_body(cfg, cw, layers, last, mode, hidden_states, position_ids,
+                             causal_mask, current_pos, model_model_kv_cache_0,
+                             update_mask=update_mask)
+
+        return prog_um
 
     @mb.program(input_specs=_ffn_specs(cfg, mode, False), opset_version=ct.target.iOS18)
     def prog(hidden_states, position_ids, causal_mask, current_pos, model_model_kv_cache_0):

@@ -119,6 +119,8 @@ def run(spec, fname, root, inputs, states):
                 x, y = x.astype(np.float32), y.astype(np.float32)
             out = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
                    "real_div": np.divide, "greater_equal": np.greater_equal}[t](x, y)
+        elif t == "clip":
+            out = np.clip(a["x"].astype(np.float32), float(a["alpha"]), float(a["beta"]))
         elif t == "identity":
             out = np.asarray(a["x"]).copy()
         elif t == "select":

@@ -149,12 +149,13 @@ def run_sequence(fixture, gdir, m, tmp):
 
     steps = []
 
-    def through_chunks(fn, h_ref, pos_ids, cur, mask_rows):
+    def through_chunks(fn, h_ref, pos_ids, cur, mask_rows, um=None):
         pid, cp, mk = save(pos_ids), save(np.array([cur], np.int32)), save(mask_rows)
+        extra = {} if um is None else {"update_mask": save(um)}
         for c in chunks:
             steps.append({"component": c, "function": fn,
-                          "inputs": {"hidden_states": h_ref, "position_ids": pid,
-                                     "causal_mask": mk, "current_pos": cp}})
+                          "inputs": dict({"hidden_states": h_ref, "position_ids": pid,
+                                          "causal_mask": mk, "current_pos": cp}, **extra)})
             h_ref = "@%d:output_hidden_states" % (len(steps) - 1)
         return h_ref
 
@@ -176,8 +177,14 @@ def run_sequence(fixture, gdir, m, tmp):
             bp = end
             continue
         steps.append({"component": emb, "inputs": {"input_ids": save(np.array([ids], np.int32))}})
+        um = None
+        if m.get("update_mask_prefill"):
+            # static-slice prefill: write only this batch's real tokens
+            um = np.zeros((1, 1, m["state"]["shape"][2], B), np.float16)
+            for i in range(end - bp):
+                um[0, 0, bp + i, i] = 1
         through_chunks("prefill", "@%d:hidden_states" % (len(steps) - 1),
-                       np.arange(bp, bp + B, dtype=np.int32), bp, mask[:, :, bp:bp + B, :])
+                       np.arange(bp, bp + B, dtype=np.int32), bp, mask[:, :, bp:bp + B, :], um)
         bp = end
     head_steps = []
     pos = n

@@ -207,6 +207,22 @@ def causal_mask(C):
     return f16(m)[None, None]
 
 
+def update_mask_fill(before, written, current_pos, update_mask, rows):
+    """ANEMLL 0.3.5 static-slice prefill write (ANEMLL.md 4.5): cache rows
+    `rows` become before*(1-m) + new*m, m = update_mask[0,0] [S,B], where new
+    scatters the batch's K/V (read back from `written`, the same prefill with
+    a plain slice write at current_pos) to the positions the mask names."""
+    m = np.asarray(update_mask, np.float32)[0, 0]
+    B = m.shape[1]
+    keep = 1.0 - np.clip(m.sum(axis=1), 0.0, 1.0)
+    out = before.copy()
+    for r in rows:
+        kv = written[r][:, current_pos:current_pos + B].astype(np.float32)   # [Hkv,B,D]
+        new = np.einsum("sb,hbd->hsd", m, kv)
+        out[r] = f16(before[r].astype(np.float32) * keep[None, :, None] + new)
+    return out
+
+
 def chunk_layers(L, n_chunks):
     """ANEMLL splits layers evenly: chunk i gets layers [i*L/n, (i+1)*L/n)."""
     per = L // n_chunks

@@ -113,8 +113,13 @@ def check_fixture(gold):
             cache = L(case["state_in"]).copy() if case["state_in"] else m.new_state()
             pos = ins["position_ids"]
             cp = int(ins["current_pos"][0])
+            before = cache.copy()
             out = m.chunk(chunks[i], i == len(chunks) - 1, case["function"], ins["hidden_states"],
                           pos, cp, cache)
+            if "update_mask" in ins:
+                # static-slice prefill: the mask decides which positions are written
+                rows = list(chunks[i]) + [conf["layers"] + li for li in chunks[i]]
+                cache = R.update_mask_fill(before, cache, cp, ins["update_mask"], rows)
             close(out, L(case["outputs"]["output_hidden_states"]), TIGHT, "output_hidden_states")
             close(cache, L(case["state_out"]), TIGHT, "state")
         check("%s/ref/%s" % (name, case["name"]), one)
