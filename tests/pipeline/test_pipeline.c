@@ -20,6 +20,7 @@ typedef struct run_case {
 typedef struct fixture {
     char name[128];
     char dir[512];
+    int update_mask;     /* manifest update_mask_prefill: prefill takes update_mask */
     int n_runs;
     run_case runs[16];
 } fixture;
@@ -55,6 +56,8 @@ static void load_fixtures(void)
         json_object *v, *runs;
         if (json_object_object_get_ex(m, "model_dir", &v))
             snprintf(f->dir, sizeof f->dir, "%s", json_object_get_string(v));
+        if (json_object_object_get_ex(m, "update_mask_prefill", &v))
+            f->update_mask = json_object_get_boolean(v);
         if (json_object_object_get_ex(m, "runs", &runs)) {
             for (size_t i = 0; i < json_object_array_length(runs) && f->n_runs < 16; i++) {
                 json_object *r = json_object_array_get_idx(runs, i), *x;
@@ -143,6 +146,58 @@ TEST(greedy_matches_reference)
     printf("note: %ld reference tokens compared over %ld runs (%d fixtures, batched and single-token prefill)\n",
            checked, runs, n_fixtures);
     CHECK(runs >= 2 * n_fixtures);
+}
+
+/* A model whose prefill takes update_mask gets full batches only; the rest of the
+ * prompt goes token by token through infer (ANEMLL 0.3.5), and the first generated
+ * token is still the reference's. */
+TEST(update_mask_prefill_full_batches)
+{
+    int seen = 0;
+    for (int k = 0; k < n_fixtures; k++) {
+        fixture *f = &fixtures[k];
+        if (!f->update_mask)
+            continue;
+        seen++;
+        an_error err;
+        pipe_open_opts o = {0};
+        pipe_model *m = pipe_model_open(f->dir, &o, &err);
+        if (!m) {
+            T_FAIL("%s: %s", f->name, err.msg);
+            continue;
+        }
+        const pipe_model_info *in = pipe_model_get_info(m);
+        float *logits = malloc((size_t)in->vocab * sizeof *logits);
+        REQUIRE(logits != NULL);
+        for (int r = 0; r < f->n_runs; r++) {
+            run_case *rc = &f->runs[r];
+            int n = rc->n_prompt - 1, B = in->batch;
+            pipe_model_counters c0, c1;
+            pipe_model_reset(m);
+            pipe_model_get_counters(m, &c0);
+            if (pipe_model_prefill(m, rc->prompt, 0, n, &err) < 0) {
+                T_FAIL("%s/%s: %s", f->name, rc->name, err.msg);
+                continue;
+            }
+            pipe_model_get_counters(m, &c1);
+            CHECK_EQ_INT((int)(c1.prefill_batches - c0.prefill_batches), n / B);
+            CHECK_EQ_INT((int)(c1.infer_calls - c0.infer_calls), n % B);
+            CHECK_EQ_INT((int)(c1.prefill_tokens - c0.prefill_tokens), n);
+            if (pipe_model_step(m, rc->prompt[n], n, logits, NULL, &err) < 0) {
+                T_FAIL("%s/%s: %s", f->name, rc->name, err.msg);
+                continue;
+            }
+            int best = 0;
+            for (int i = 1; i < in->vocab; i++)
+                if (logits[i] > logits[best])
+                    best = i;
+            CHECK_EQ_INT(best, rc->greedy[0]);
+        }
+        free(logits);
+        pipe_model_close(m);
+    }
+    if (!seen)
+        SKIP("no update_mask fixture in tests/ref/goldens");
 }
 
 /* A second turn reuses the first turn's KV: it prefills only its own tokens and gives
@@ -351,6 +406,7 @@ int main(void)
 {
     load_fixtures();
     RUN(greedy_matches_reference);
+    RUN(update_mask_prefill_full_batches);
     RUN(two_turns_reuse_prefix);
     RUN(seeded_sampling_reproducible);
     RUN(stops_at_eos);
