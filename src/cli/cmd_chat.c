@@ -382,7 +382,7 @@ static char *read_input(chat *c)
 {
     an_strbuf sb;
     an_sb_init(&sb);
-    int in_block = 0, first = 1;
+    int in_block = 0, first = 1, lines = 0; /* lines: of the """ block's text so far */
     for (;;) {
         char *line;
         if (c->tty) {
@@ -412,6 +412,7 @@ static char *read_input(chat *c)
         if (first && !strncmp(line, "\"\"\"", 3)) {
             in_block = 1;
             an_sb_puts(&sb, line + 3);
+            lines = n > 3; /* a bare """ opens the block without starting its text */
             if (n > 6 && !strcmp(line + n - 3, "\"\"\"")) { /* """one line""" */
                 sb.len -= 3;
                 sb.buf[sb.len] = '\0';
@@ -420,13 +421,13 @@ static char *read_input(chat *c)
             }
         } else if (in_block) {
             if (n >= 3 && !strcmp(line + n - 3, "\"\"\"")) {
-                if (sb.len)
+                if (lines)
                     an_sb_putc(&sb, '\n');
                 an_sb_append(&sb, line, n - 3);
                 free(line);
                 break;
             }
-            if (sb.len || !first)
+            if (lines++)
                 an_sb_putc(&sb, '\n');
             an_sb_puts(&sb, line);
         } else if (n > 0 && line[n - 1] == '\\') {
