@@ -22,6 +22,8 @@
 
 static volatile sig_atomic_t interrupted;
 static int at_prompt;
+static int continuing;   /* reading a continuation line ("... ") of a multi-line input */
+static int input_dropped; /* Ctrl-C there: the lines read so far are thrown away */
 
 static void on_sigint(int sig)
 {
@@ -29,14 +31,22 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-/* Ctrl-C while reading a line: say how to leave and start a fresh line. */
+/* Ctrl-C while reading a line: say how to leave and start a fresh line. Inside a
+ * multi-line input it drops the lines read so far and goes back to the ">>> " prompt
+ * (readline keeps waiting for a key, so read_input learns it from input_dropped). */
 static int signal_hook(void)
 {
     if (interrupted && at_prompt) {
         interrupted = 0;
         rl_replace_line("", 0);
         rl_crlf();
-        fputs("(type /bye or press Ctrl-D to leave)\n", stderr);
+        if (continuing) {
+            input_dropped = 1;
+            fputs("(input dropped)\n", stderr);
+            rl_set_prompt(">>> ");
+        } else {
+            fputs("(type /bye or press Ctrl-D to leave)\n", stderr);
+        }
         rl_on_new_line();
         rl_redisplay();
     }
@@ -49,7 +59,7 @@ void help_chat(FILE *out)
           "\n"
           "Interactive chat. Each turn prefills only the new tokens: earlier turns stay in the\n"
           "model's KV cache. Multi-line input between \"\"\" and \"\"\", or end a line with \\.\n"
-          "Ctrl-C stops an answer (or its prefill) and returns to the prompt; Ctrl-D leaves.\n"
+          "Ctrl-C stops an answer (or its prefill), or drops a multi-line input; Ctrl-D leaves.\n"
           "\n"
           "Commands at the prompt:\n"
           "  /help                 this list\n"
@@ -387,8 +397,17 @@ static char *read_input(chat *c)
         char *line;
         if (c->tty) {
             at_prompt = 1;
+            continuing = !first;
+            input_dropped = 0;
             line = readline(first ? ">>> " : "... ");
             at_prompt = 0;
+            if (input_dropped) { /* what was typed after Ctrl-C starts a new input */
+                an_sb_free(&sb);
+                an_sb_init(&sb);
+                in_block = 0;
+                lines = 0;
+                first = 1;
+            }
         } else {
             char *buf = NULL;
             size_t cap = 0;
