@@ -12,7 +12,7 @@ fail() { echo "FAIL $1: $2"; }
 check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "$name" "$why"; fi; }
 
 names="banner_and_prompt turn_answer_and_footer multiline_quotes multiline_backslash help show
-set_temp set_system clear regen think save_json load unknown_command ctrl_c_hint ctrl_d_exit0
+set_temp set_system clear regen think save_json load unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
 history_written nohistory color_off no_color_env"
 if ! command -v tmux >/dev/null 2>&1; then
     for n in $names; do echo "SKIP chat_tty_$n: tmux is not installed"; done
@@ -198,7 +198,22 @@ else
     fail chat_tty_ctrl_c_hint "no hint after Ctrl-C: $(screen $W | tail -3)"
 fi
 
-# 14. Ctrl-D leaves with status 0 and writes the history
+# 14. Ctrl-C at a continuation prompt drops the block; the next line is a new input
+line $W "/clear"
+line $W '"""'
+line $W "never sent"
+n0=$(count $W '^\(input dropped\)')
+keys $W C-c
+if wait_for $W $((n0 + 1)) '^\(input dropped\)'; then
+    line $W "/save $tmp/dropped.json"
+    wait_for $W 1 "saved 1 messages to $tmp/dropped.json"
+    got=$(json 'print(len(m), m[0]["role"])' "$tmp/dropped.json")
+    check chat_tty_ctrl_c_drops_block "saved after the dropped block: $got" test "$got" = "1 system"
+else
+    fail chat_tty_ctrl_c_drops_block "no '(input dropped)': $(screen $W | tail -4)"
+fi
+
+# 15. Ctrl-D leaves with status 0 and writes the history
 keys $W C-d
 end=$((SECONDS + WAIT)); while [ ! -s "$tmp/$W.rc" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done
 check chat_tty_ctrl_d_exit0 "exit status '$(cat "$tmp/$W.rc" 2>/dev/null)'" test "$(cat "$tmp/$W.rc" 2>/dev/null)" = 0
@@ -206,7 +221,7 @@ hist=$tmp/state-$W/anemone/history
 check chat_tty_history_written "history: $(head -c 300 "$hist" 2>/dev/null)" \
     bash -c 'grep -qx "hello there" "$1" && grep -qx "/show" "$1" && grep -qx "/set temp 0" "$1"' _ "$hist"
 
-# 15. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
+# 16. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
 start b ANEMONE_NOHISTORY=1 -- -n 4 --seed 1 --color off
 start c NO_COLOR=1 -- -n 4 --seed 1
 for w in b c; do
