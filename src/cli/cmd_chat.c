@@ -275,8 +275,11 @@ static int set_param(chat *c, const char *name, const char *value)
         }
         return 0;
     }
-    if (end == value || *end || v < 0) {
-        fprintf(stderr, "anemone: /set %s wants a non-negative number\n", name);
+    /* -1 means "no limit" for the token counts, as on the command line */
+    int minus_one_ok = !strcmp(name, "n_predict") || !strcmp(name, "n-predict") ||
+                       !strcmp(name, "repeat_last_n") || !strcmp(name, "repeat-last-n");
+    if (end == value || *end || (v < 0 && !(minus_one_ok && v == -1))) {
+        fprintf(stderr, "anemone: /set %s wants a non-negative number%s\n", name, minus_one_ok ? " or -1" : "");
         return -1;
     }
     if (!strcmp(name, "temp") || !strcmp(name, "temperature"))
