@@ -12,7 +12,7 @@ fail() { echo "FAIL $1: $2"; }
 check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "$name" "$why"; fi; }
 
 names="banner_and_prompt turn_answer_and_footer multiline_quotes multiline_backslash help show
-set_temp set_system clear regen think save_json load unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
+set_temp set_minus_one set_system clear regen think save_json load unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
 history_written nohistory color_off no_color_env"
 if ! command -v tmux >/dev/null 2>&1; then
     for n in $names; do echo "SKIP chat_tty_$n: tmux is not installed"; done
@@ -132,6 +132,16 @@ check chat_tty_show "no model or context lines: $(screen $W | tail -4)" \
 line $W "/set temp 0"
 line $W "/show"
 check chat_tty_set_temp "/show does not say greedy after /set temp 0" wait_for $W 1 '^sampling: greedy; temp 0\.00'
+
+# /set n_predict takes -1 (no limit) like -n; a negative temperature is refused
+line $W "/set n_predict -1"
+line $W "/set temp -1"
+if wait_for $W 1 '^anemone: /set temp wants a non-negative number$'; then
+    check chat_tty_set_minus_one "/set n_predict -1 refused" test "$(count $W 'n_predict wants')" -eq 0
+else
+    fail chat_tty_set_minus_one "no error for /set temp -1: $(screen $W | tail -3)"
+fi
+line $W "/set n_predict 4"
 
 # 6. /set system puts a system message first
 line $W "/set system Be brief."
