@@ -332,6 +332,23 @@ static void show(chat *c)
             json_object_array_length(c->msgs));
 }
 
+/* NULL when j is a conversation /load can take: an array of objects with string "role"
+ * and "content"; else what is wrong with it. */
+static const char *valid_messages(json_object *j)
+{
+    if (!j || !json_object_is_type(j, json_type_array))
+        return "not a JSON array of messages";
+    for (size_t i = 0; i < json_object_array_length(j); i++) {
+        json_object *m = json_object_array_get_idx(j, i), *v;
+        if (!json_object_is_type(m, json_type_object))
+            return "a message is not a JSON object";
+        if (!json_object_object_get_ex(m, "role", &v) || !json_object_is_type(v, json_type_string) ||
+            !json_object_object_get_ex(m, "content", &v) || !json_object_is_type(v, json_type_string))
+            return "a message lacks a string \"role\" or \"content\"";
+    }
+    return NULL;
+}
+
 /* Returns 1 to leave. */
 static int slash(chat *c, char *line)
 {
@@ -373,12 +390,20 @@ static int slash(chat *c, char *line)
             fprintf(stderr, "(saved %zu messages to %s)\n", json_object_array_length(c->msgs), arg);
     } else if (!strcmp(cmd, "/load")) {
         json_object *j = arg && *arg ? json_object_from_file(arg) : NULL;
-        if (!j || !json_object_is_type(j, json_type_array)) {
-            fprintf(stderr, "anemone: /load: %s is not a JSON array of messages\n", arg ? arg : "(no file)");
+        const char *bad = valid_messages(j);
+        if (bad) {
+            fprintf(stderr, "anemone: /load: %s: %s\n", arg && *arg ? arg : "(no file)", bad);
             json_object_put(j);
         } else {
             json_object_put(c->msgs);
             c->msgs = j;
+            /* its system prompt (or none) is the one /clear keeps from now on */
+            free(c->system);
+            c->system = NULL;
+            json_object *first = json_object_array_length(j) ? json_object_array_get_idx(j, 0) : NULL, *v;
+            if (first && json_object_object_get_ex(first, "role", &v) && !strcmp(json_object_get_string(v), "system") &&
+                json_object_object_get_ex(first, "content", &v))
+                c->system = strdup(json_object_get_string(v));
             fprintf(stderr, "(loaded %zu messages)\n", json_object_array_length(j));
         }
     } else if (!strcmp(cmd, "/think")) {
