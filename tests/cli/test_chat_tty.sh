@@ -12,7 +12,7 @@ fail() { echo "FAIL $1: $2"; }
 check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "$name" "$why"; fi; }
 
 names="banner_and_prompt turn_answer_and_footer multiline_quotes multiline_backslash help show
-set_temp set_minus_one set_system clear regen think save_json load unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
+set_temp set_minus_one set_system clear regen think save_json load load_checks unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
 history_written nohistory color_off no_color_env"
 if ! command -v tmux >/dev/null 2>&1; then
     for n in $names; do echo "SKIP chat_tty_$n: tmux is not installed"; done
@@ -187,6 +187,25 @@ if wait_for $W 1 '^\(loaded 2 messages\)'; then
 else
     fail chat_tty_load "no '(loaded 2 messages)': $(screen $W | tail -3)"
 fi
+
+# a malformed file is refused and the conversation stays; a loaded system prompt is the
+# one /clear keeps
+echo '[{"role": "user"}]' >"$tmp/bad.json"
+echo '[{"role": "system", "content": "From file."}, {"role": "user", "content": "q"}]' >"$tmp/sys.json"
+line $W "/load $tmp/bad.json"
+if wait_for $W 1 "^anemone: /load: $tmp/bad.json: "; then
+    line $W "/save $tmp/afterbad.json"
+    wait_for $W 1 "saved 2 messages to $tmp/afterbad.json"
+    line $W "/load $tmp/sys.json"
+    line $W "/clear"
+    line $W "/save $tmp/loadsys.json"
+    wait_for $W 1 "saved 1 messages to $tmp/loadsys.json"
+    got=$(json 'print(len(m), m[0]["content"])' "$tmp/loadsys.json")
+    check chat_tty_load_checks "after /load of a system prompt and /clear: $got" test "$got" = "1 From file."
+else
+    fail chat_tty_load_checks "no error for a malformed file: $(screen $W | tail -3)"
+fi
+line $W "/set system Be brief."
 
 # 12. an unknown command is an error line, and the REPL carries on
 line $W "/foo"
