@@ -19,6 +19,7 @@
 #include "common/log.h"
 
 #define CHAT_GROUPS (CLI_G_MODEL | CLI_G_PROMPT | CLI_G_GEN | CLI_G_OUTPUT)
+#define CHAT_HISTORY_MAX 1000
 
 static volatile sig_atomic_t interrupted;
 static int at_prompt;
@@ -556,8 +557,10 @@ int cmd_chat(int argc, char **argv)
         rl_catch_signals = 0;
         rl_signal_event_hook = signal_hook;
         c.history_path = history_file();
-        if (c.history_path)
+        if (c.history_path) {
+            stifle_history(CHAT_HISTORY_MAX); /* the file keeps the newest entries only */
             read_history(c.history_path);
+        }
         if (!o.quiet) {
             const pipe_model_info *i = pipe_model_get_info(c.m.model);
             fprintf(stderr, "%s: context %d tokens, loaded in %.0f ms. /help for commands, Ctrl-D to leave.\n",
