@@ -13,7 +13,7 @@ check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "
 
 names="banner_and_prompt turn_answer_and_footer multiline_quotes multiline_backslash help show
 set_temp set_minus_one set_system clear regen think save_json load load_checks unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
-history_written nohistory color_off no_color_env"
+history_written history_bounded nohistory color_off no_color_env"
 if ! command -v tmux >/dev/null 2>&1; then
     for n in $names; do echo "SKIP chat_tty_$n: tmux is not installed"; done
     exit 0
@@ -76,6 +76,9 @@ json() { python3 -c "import json,sys; m=json.load(open(sys.argv[1])); $1" "$2" 2
 footer='\[ prefill [0-9]+ tok, .* \| ctx [0-9]+/64 \]$'
 prompt='^>>> '
 W=a
+# an old history longer than the REPL keeps
+mkdir -p "$tmp/state-$W/anemone"
+seq -f 'old entry %g' 1 1500 >"$tmp/state-$W/anemone/history"
 start $W -- -n 4 --seed 1
 
 check chat_tty_banner_and_prompt "no banner and '>>> ' prompt: $(screen $W | head -5)" \
@@ -249,6 +252,8 @@ check chat_tty_ctrl_d_exit0 "exit status '$(cat "$tmp/$W.rc" 2>/dev/null)'" test
 hist=$tmp/state-$W/anemone/history
 check chat_tty_history_written "history: $(head -c 300 "$hist" 2>/dev/null)" \
     bash -c 'grep -qx "hello there" "$1" && grep -qx "/show" "$1" && grep -qx "/set temp 0" "$1"' _ "$hist"
+check chat_tty_history_bounded "$(wc -l <"$hist" 2>/dev/null) lines, first '$(head -1 "$hist" 2>/dev/null)'" \
+    bash -c '[ "$(wc -l <"$1")" -lt 1100 ] && ! grep -qx "old entry 500" "$1" && grep -qx "old entry 1500" "$1"' _ "$hist"
 
 # 16. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
 start b ANEMONE_NOHISTORY=1 -- -n 4 --seed 1 --color off
