@@ -153,12 +153,12 @@ def lm_head_model(cfg, w, info, lut=None, argmax=False, fast=False):
     return m, sizes
 
 
-def ffn_chunk(cfg, w, layers, last, info_infer, info_prefill, info_comb, out_path,
-              lut=None, fast=False, workdir=None):
+def _two_functions(make_prog, infos, info_comb, out_path, lut, fast, workdir):
+    """Build, convert and save infer then prefill, one after the other (the
+    MIL builder's generated names depend on that order), then combine."""
     pk = []
-    for mode, info in (("infer", info_infer), ("prefill", info_prefill)):
-        prog = graphs.build_ffn(cfg, w, layers, last, mode)
-        m = convert(prog)
+    for mode, info in zip(("infer", "prefill"), infos):
+        m = convert(make_prog(mode))
         if lut:
             m = palettize(m, lut, mode="uniform" if fast else "kmeans")
         set_metadata(m, info)
@@ -166,3 +166,16 @@ def ffn_chunk(cfg, w, layers, last, info_infer, info_prefill, info_comb, out_pat
         save(m, p)
         pk.append(p)
     combine(pk[0], pk[1], out_path, info_comb)
+
+
+def ffn_chunk(cfg, w, layers, last, info_infer, info_prefill, info_comb, out_path,
+              lut=None, fast=False, workdir=None):
+    _two_functions(lambda mode: graphs.build_ffn(cfg, w, layers, last, mode),
+                   (info_infer, info_prefill), info_comb, out_path, lut, fast, workdir)
+
+
+def monolithic(cfg, w, info_infer, info_prefill, info_comb, out_path, argmax=False,
+               lut=None, fast=False, workdir=None):
+    """ANEMLL 0.3.5 monolithic model: infer + prefill of the whole network."""
+    _two_functions(lambda mode: graphs.build_monolithic(cfg, w, mode, argmax=argmax),
+                   (info_infer, info_prefill), info_comb, out_path, lut, fast, workdir)

@@ -33,6 +33,10 @@ FIXTURES = [
          form="mlmodelc", anemll="0.3.5", argmax=True),
     dict(name="qwen3-lut6-c1-argmax", family="qwen3", lut_ffn=6, lut_head=8, chunks=1,
          form="mlpackage", anemll="0.3.5", argmax=True),
+    # qwen3 0.3.5 monolithic: embeddings + layers + split head in one
+    # multifunction bundle, fp16, same weights as qwen3-fp16-c1
+    dict(name="qwen3-mono-c1", family="qwen3", lut_ffn=None, lut_head=None, chunks=1,
+         form="mlmodelc", anemll="0.3.5", argmax=False, mono=True),
 ]
 
 N_NEW = 32          # greedy tokens per prompt
@@ -41,6 +45,10 @@ SEQ_STEPS = 20      # infer steps of the stateful sequence golden
 
 def lut_suffix(v):
     return "" if not v else "_lut%d" % v
+
+
+def mono_name(cfg, fx):
+    return "%s_monolithic_full%s.%s" % (cfg["prefix"], lut_suffix(fx["lut_ffn"]), fx["form"])
 
 
 def names(cfg, fx):
@@ -57,6 +65,44 @@ def names(cfg, fx):
 # ---------------------------------------------------------------------------
 # meta.yaml / config files
 # ---------------------------------------------------------------------------
+
+def meta_yaml_mono(cfg, fx, sizes):
+    """generate_meta_yaml.py --monolithic (0.3.5)."""
+    lines = [
+        "model_info:",
+        "  name: anemll-tiny-%s-ctx%d-monolithic" % (cfg["family"], cfg["ctx"]),
+        "  version: %s" % fx["anemll"],
+        "  description: |",
+        "    Monolithic model running tiny-%s on Apple Neural Engine" % cfg["family"],
+        "    Context length: %d" % cfg["ctx"],
+        "    Batch size: %d" % cfg["batch"],
+        "    Type: Monolithic (single file with embed+FFN+lm_head)",
+        "  license: MIT",
+        "  author: Anemll",
+        "  framework: Core ML",
+        "  language: Python",
+        "  architecture: %s" % cfg["family"],
+        "  model_type: monolithic",
+        "  parameters:",
+        "    context_length: %d" % cfg["ctx"],
+        "    batch_size: %d" % cfg["batch"],
+        "    lut_bits: %s" % (fx["lut_ffn"] or "none"),
+        "    model_prefix: %s" % cfg["prefix"],
+        "    monolithic_model: %s" % mono_name(cfg, fx),
+        "    split_lm_head: %d" % cfg["split"],
+    ]
+    if fx["argmax"]:
+        lines.append("    argmax_in_model: true")
+    lines += [
+        "    vocab_size: %d" % cfg["vocab"],
+        "    lm_head_chunk_sizes: [%s]" % ", ".join(str(s) for s in sizes),
+        "    prefill_dynamic_slice: true",
+        "    functions:",
+        "      - infer",
+        "      - prefill",
+    ]
+    return "\n".join(lines) + "\n"
+
 
 def meta_yaml(cfg, fx, emb, head, ffn, sizes):
     ver = fx["anemll"]
@@ -225,11 +271,36 @@ def _place(pkg, dest, form):
     return os.path.join(dest, "weights", "weight.bin")
 
 
+def build_mono(fx, cfg, w, tok, fixtures_root, out, work, fast=False):
+    sizes = graphs.head_split_sizes(cfg["vocab"], cfg["split"], cfg["family"])
+    name = mono_name(cfg, fx)
+    keys = dict(num_chunks=1, lut_bits=fx["lut_ffn"], vocab_size=cfg["vocab"],
+                lm_head_chunk_sizes=",".join(map(str, sizes)),
+                argmax_in_model="true" if fx["argmax"] else None)
+    ii = _info(fx, cfg, "Anemll Model (Monolithic) converted to CoreML", **keys)
+    ip = _info(fx, cfg, "Anemll Model (Monolithic Prefill) converted to CoreML",
+               batch_size=cfg["batch"], **keys)
+    ic = _info(fx, cfg, "Anemll Model: Multifunction Monolithic",
+               batch_size=cfg["batch"], functions="infer,prefill", **keys)
+    p = os.path.join(work, "monolithic.mlpackage")
+    build.monolithic(cfg, w, ii, ip, ic, p, argmax=fx["argmax"], lut=fx["lut_ffn"],
+                     fast=fast, workdir=work)
+    wb = _place(p, os.path.join(out, name), fx["form"])
+    tok.write(out)
+    config_files(cfg, fx, tok, out)
+    with open(os.path.join(out, "meta.yaml"), "w") as f:
+        f.write(meta_yaml_mono(cfg, fx, sizes))
+    rel = {"monolithic": (p, os.path.relpath(wb, fixtures_root))}
+    return weights_map(cfg, fx, out, rel), (name, name, [name], sizes)
+
+
 def build_fixture(fx, cfg, w, tok, fixtures_root, work, fast=False, log=print):
     out = os.path.join(fixtures_root, fx["name"])
     if os.path.exists(out):
         shutil.rmtree(out)
     os.makedirs(out)
+    if fx.get("mono"):
+        return build_mono(fx, cfg, w, tok, fixtures_root, out, work, fast)
     emb, head, ffn = names(cfg, fx)
     n = fx["chunks"]
     v35 = fx["anemll"] == "0.3.5"

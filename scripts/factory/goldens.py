@@ -77,19 +77,9 @@ def choose_runs(m, tok, family, n_chunks, log):
     return runs
 
 
-def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
-    emb, head, ffn, sizes = comp_names
-    W = Writer(gold_dir)
-    with open(os.path.join(gold_dir, "weights.json"), "w") as f:
-        json.dump(wmap, f, indent=1, sort_keys=False)
-        f.write("\n")
-    conf, w = anemll_ref.load_weights(os.path.join(gold_dir, "weights.json"), fixtures_root)
-    m = anemll_ref.Model(conf, w)
-    rs = np.random.RandomState(1234)
+def component_cases(fx, m, cfg, W, rs, mask, emb, ffn):
     C, B, H = cfg["ctx"], cfg["batch"], cfg["hidden"]
-    mask = anemll_ref.causal_mask(C)
     cases = []
-
     # embeddings, both enumerated shapes
     ids1 = np.array([[7]], dtype=np.int32)
     idsB = rs.randint(0, cfg["vocab"], size=(1, B)).astype(np.int32)
@@ -134,6 +124,71 @@ def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
             outputs={"output_hidden_states": W.save(tag + "_infer_output_hidden_states", outi)},
             tolerance=TOL_HIDDEN, state_tolerance=TOL_STATE))
 
+
+    return cases
+
+
+def mono_cases(m, cfg, W, rs, mask, comp, sizes):
+    """The monolithic model's two functions: prefill of a batch at position 0
+    into a zero state (output: final-normed hidden state of token 0), then
+    one infer step at position B (output: the logits splits)."""
+    B, L = cfg["batch"], cfg["layers"]
+    layers = list(range(L))
+    cache = m.new_state()
+    ids = rs.randint(0, cfg["vocab"], size=(1, B)).astype(np.int32)
+    pos = np.arange(B, dtype=np.int32)
+    h0 = m.chunk(layers, True, "prefill", m.embed(ids[0]), pos, 0, cache)
+    outp = anemll_ref.f16(m.rmsnorm(h0.astype(np.float32), m.w["model.norm.weight"]))
+    st1 = W.save("mono_prefill_state_out", cache)
+    cases = [dict(
+        name="mono_prefill", component=comp, function="prefill",
+        inputs={"input_ids": W.save("mono_prefill_input_ids", ids),
+                "position_ids": W.save("mono_prefill_position_ids", pos),
+                "causal_mask": W.save("mono_prefill_causal_mask", mask[:, :, 0:B, :]),
+                "current_pos": W.save("mono_prefill_current_pos", np.array([0], np.int32))},
+        state_in=None, state_out=st1,
+        outputs={"output_hidden_states": W.save("mono_prefill_output_hidden_states", outp)},
+        tolerance=TOL_HIDDEN, state_tolerance=TOL_STATE)]
+    p = B
+    tok = np.array([[int(ids[0, 3])]], np.int32)
+    hi = m.chunk(layers, True, "infer", m.embed(tok[0]), [p], p, cache)
+    logits = m.logits(hi)
+    outs = {}
+    off = 0
+    for k, s in enumerate(sizes):
+        outs["logits%d" % (k + 1)] = W.save("mono_infer_logits%d" % (k + 1),
+                                            logits[off:off + s].reshape(1, 1, s))
+        off += s
+    cases.append(dict(
+        name="mono_infer", component=comp, function="infer",
+        inputs={"input_ids": W.save("mono_infer_input_ids", tok),
+                "position_ids": W.save("mono_infer_position_ids", np.array([p], np.int32)),
+                "causal_mask": W.save("mono_infer_causal_mask", mask[:, :, p:p + 1, :]),
+                "current_pos": W.save("mono_infer_current_pos", np.array([p], np.int32))},
+        state_in=st1, state_out=W.save("mono_infer_state_out", cache),
+        outputs=outs, split_sizes=sizes, tolerance=TOL_LOGITS, state_tolerance=TOL_STATE))
+    return cases
+
+
+def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
+    emb, head, ffn, sizes = comp_names
+    W = Writer(gold_dir)
+    with open(os.path.join(gold_dir, "weights.json"), "w") as f:
+        json.dump(wmap, f, indent=1, sort_keys=False)
+        f.write("\n")
+    conf, w = anemll_ref.load_weights(os.path.join(gold_dir, "weights.json"), fixtures_root)
+    m = anemll_ref.Model(conf, w)
+    rs = np.random.RandomState(1234)
+    C, B, H = cfg["ctx"], cfg["batch"], cfg["hidden"]
+    mask = anemll_ref.causal_mask(C)
+    chunks = anemll_ref.chunk_layers(cfg["layers"], fx["chunks"])
+    cases = []
+
+    if fx.get("mono"):
+        cases += mono_cases(m, cfg, W, rs, mask, emb, sizes)
+    else:
+        cases += component_cases(fx, m, cfg, W, rs, mask, emb, ffn)
+
     # token runs (full ANEMLL loop)
     runs = []
     chosen = choose_runs(m, tok, cfg["family"], fx["chunks"], log)
@@ -147,6 +202,13 @@ def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
 
     # LM head on the hidden state of a real decode step (the p13 run's first step)
     pr = dict(ids=[c for c in chosen if c[0] == "p13"][0][2])
+    if not fx.get("mono"):
+        cases.append(head_case(fx, m, W, pr, chunks, head, sizes))
+    seq = sequence(fx, m, W, pr)
+    return write_manifest(fx, cfg, wmap, gold_dir, sizes, cases, runs, seq, tok)
+
+
+def head_case(fx, m, W, pr, chunks, head, sizes):
     cache = m.new_state()
     anemll_ref.run_greedy(m, pr["ids"][:-1], 0, fx["chunks"], cache=cache) if len(pr["ids"]) > 1 else None
     hh = m.embed([pr["ids"][-1]])
@@ -165,14 +227,14 @@ def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
             val.append(part[o[0]])
             gaps.append(round(float(part[o[0]] - part[o[1]]), 4) if s > 1 else None)
             off += s
-        cases.append(dict(name="lm_head", component=head, function=None,
-                          inputs={"hidden_states": hin},
-                          outputs={"argmax_idx": W.save("lm_head_argmax_idx", np.array(idx, np.int32)),
-                                   "argmax_val": W.save("lm_head_argmax_val", anemll_ref.f16(val))},
-                          split_sizes=sizes, split_margins=gaps,
-                          tolerance={"argmax_idx": TOL_EXACT, "argmax_val": TOL_LOGITS},
-                          note="argmax_idx is local to its split; compare it only where "
-                               "split_margins[i] is well above the logits tolerance"))
+        return dict(name="lm_head", component=head, function=None,
+                    inputs={"hidden_states": hin},
+                    outputs={"argmax_idx": W.save("lm_head_argmax_idx", np.array(idx, np.int32)),
+                             "argmax_val": W.save("lm_head_argmax_val", anemll_ref.f16(val))},
+                    split_sizes=sizes, split_margins=gaps,
+                    tolerance={"argmax_idx": TOL_EXACT, "argmax_val": TOL_LOGITS},
+                    note="argmax_idx is local to its split; compare it only where "
+                         "split_margins[i] is well above the logits tolerance")
     else:
         outs = {}
         off = 0
@@ -180,10 +242,12 @@ def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
             outs["logits%d" % (k + 1)] = W.save("lm_head_logits%d" % (k + 1),
                                                 logits[off:off + s].reshape(1, 1, s))
             off += s
-        cases.append(dict(name="lm_head", component=head, function=None,
-                          inputs={"hidden_states": hin}, outputs=outs, split_sizes=sizes,
-                          tolerance=TOL_LOGITS))
+        return dict(name="lm_head", component=head, function=None,
+                    inputs={"hidden_states": hin}, outputs=outs, split_sizes=sizes,
+                    tolerance=TOL_LOGITS)
 
+
+def sequence(fx, m, W, pr):
     # stateful sequence: p13 prefill then SEQ_STEPS infer steps, all logits
     new, margins, kept, cache = anemll_ref.run_greedy(m, pr["ids"], SEQ_STEPS, fx["chunks"],
                                                       keep_logits=SEQ_STEPS)
@@ -192,7 +256,10 @@ def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
                logits=W.save("sequence_logits", np.stack(kept)),
                final_state=W.save("sequence_final_state", cache),
                logits_tolerance=TOL_LOGITS, state_tolerance=TOL_STATE)
+    return seq
 
+
+def write_manifest(fx, cfg, wmap, gold_dir, sizes, cases, runs, seq, tok):
     fam = cfg["family"]
     tok_sample = dict(
         text=TEXT, ids=[int(x) for x in tok.encode(TEXT, bos=False)],
@@ -218,6 +285,8 @@ def make(fx, cfg, wmap, fixtures_root, gold_dir, comp_names, tok, log=print):
                "dtype": "float16"},
         tolerance_rule="pass if |got - want| <= atol + rtol * |want| for every element",
         cases=cases, runs=runs, sequence=seq, tokenizer=tok_sample)
+    if fx.get("mono"):
+        manifest["monolithic"] = True
     with open(os.path.join(gold_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")

@@ -116,6 +116,37 @@ def head_split_sizes(vocab, n, family):
     return [base + (1 if i < rem else 0) for i in range(n)]
 
 
+def _lm_head_body(cfg, w, hidden_states, argmax):
+    """hidden_states [1,1,H] -> logits1..N, or (argmax_idx, argmax_val)."""
+    H = cfg["hidden"]
+    sizes = head_split_sizes(cfg["vocab"], cfg["split"], cfg["family"])
+    x = _to_conv_layout(hidden_states)
+    full = w["lm_head.weight"]
+    outs = []
+    off = 0
+    for i, n in enumerate(sizes):
+        wi = full[off:off + n].reshape(n, H, 1, 1)
+        off += n
+        c = _conv(x, _const("lm_head%d_weight_to_fp16" % (i + 1), wi))
+        name = None if argmax else "logits%d" % (i + 1)
+        outs.append(_from_conv_layout(c, name=name))
+    if not argmax:
+        return tuple(outs)
+    idxs, vals = [], []
+    for i, l in enumerate(outs):
+        a = mb.reduce_argmax(x=l, axis=-1, keep_dims=True, output_dtype="int32")
+        v = mb.gather_along_axis(x=l, indices=a, axis=-1, validate_indices=False)
+        idxs.append(a)
+        vals.append(v)
+    ci = mb.concat(values=idxs, axis=-1, interleave=False)
+    ci = mb.squeeze(x=ci, axes=[0])
+    ci = mb.squeeze(x=ci, axes=[0], name="argmax_idx")
+    cv = mb.concat(values=vals, axis=-1, interleave=False)
+    cv = mb.squeeze(x=cv, axes=[0])
+    cv = mb.squeeze(x=cv, axes=[0], name="argmax_val")
+    return ci, cv
+
+
 def build_lm_head(cfg, w, argmax=False):
     H = cfg["hidden"]
     sizes = head_split_sizes(cfg["vocab"], cfg["split"], cfg["family"])
@@ -123,31 +154,7 @@ def build_lm_head(cfg, w, argmax=False):
     @mb.program(input_specs=[mb.TensorSpec((1, 1, H), dtype=FP16)],
                 opset_version=ct.target.iOS18)
     def prog(hidden_states):
-        x = _to_conv_layout(hidden_states)
-        full = w["lm_head.weight"]
-        outs = []
-        off = 0
-        for i, n in enumerate(sizes):
-            wi = full[off:off + n].reshape(n, H, 1, 1)
-            off += n
-            c = _conv(x, _const("lm_head%d_weight_to_fp16" % (i + 1), wi))
-            name = None if argmax else "logits%d" % (i + 1)
-            outs.append(_from_conv_layout(c, name=name))
-        if not argmax:
-            return tuple(outs)
-        idxs, vals = [], []
-        for i, l in enumerate(outs):
-            a = mb.reduce_argmax(x=l, axis=-1, keep_dims=True, output_dtype="int32")
-            v = mb.gather_along_axis(x=l, indices=a, axis=-1, validate_indices=False)
-            idxs.append(a)
-            vals.append(v)
-        ci = mb.concat(values=idxs, axis=-1, interleave=False)
-        ci = mb.squeeze(x=ci, axes=[0])
-        ci = mb.squeeze(x=ci, axes=[0], name="argmax_idx")
-        cv = mb.concat(values=vals, axis=-1, interleave=False)
-        cv = mb.squeeze(x=cv, axes=[0])
-        cv = mb.squeeze(x=cv, axes=[0], name="argmax_val")
-        return ci, cv
+        return _lm_head_body(cfg, w, hidden_states, argmax)
 
     return prog, sizes
 
@@ -268,105 +275,144 @@ def _conv_weights(w):
     return out
 
 
-def build_ffn(cfg, w, layers, last, mode):
-    """One FFN chunk function. layers: list of layer indices in this chunk.
-    last: whether the chunk holds the model's final layer.
-    mode: "infer" or "prefill"."""
-    H, C, S = cfg["hidden"], cfg["ctx"], cfg["state"]
+def _ffn_body(cfg, cw, layers, last, mode, hidden_states, position_ids, causal_mask,
+              current_pos, state, name_output=True):
+    """The layers of one FFN chunk function on hidden_states; returns the
+    chunk's output (named output_hidden_states when name_output)."""
+    H, S = cfg["hidden"], cfg["state"]
     L, nkv, D, nh = cfg["layers"], cfg["kv_heads"], cfg["head_dim"], cfg["heads"]
     B = cfg["batch"]
     T = 1 if mode == "infer" else B
-    cw = _conv_weights(w)
     cos_t, sin_t = rope_tables(cfg)
     scale = np.float16(1.0 / np.sqrt(D))
+    out_name = "output_hidden_states" if name_output else None
+    W = Weights(cw)
+    idx = current_pos if mode == "infer" else position_ids
+    sin = mb.gather(x=_const("sin_cached_to_fp16", sin_t), indices=idx, axis=1,
+                    batch_dims=0, validate_indices=False)
+    cos = mb.gather(x=_const("cos_cached_to_fp16", cos_t), indices=idx, axis=1,
+                    batch_dims=0, validate_indices=False)
+    if mode == "infer":
+        sin = mb.reshape(x=sin, shape=[1, 1, 1, -1])
+        cos = mb.reshape(x=cos, shape=[1, 1, 1, -1])
+    else:
+        sin = mb.reshape(x=sin, shape=[1, B, 1, D])
+        cos = mb.reshape(x=cos, shape=[1, B, 1, D])
+        cos = mb.transpose(x=cos, perm=[0, 2, 1, 3])
+        sin = mb.transpose(x=sin, perm=[0, 2, 1, 3])
+    if mode == "infer":
+        pos_end = mb.add(x=current_pos, y=_i32(1))
+    else:
+        pos_end = mb.add(x=current_pos, y=_i32(B))
 
-    specs = [
-        mb.TensorSpec((1, T, H), dtype=FP16),
+    h = hidden_states
+    cache = None
+    for n, li in enumerate(layers):
+        p = "model.layers.%d." % li
+        xn = _rmsnorm(h, W.get(p + "input_layernorm.weight"), cfg["eps"], H, 3, None)
+        x4 = _to_conv_layout(xn)
+        if mode == "infer":
+            q, k, v = _attn_infer_qk(cfg, W, li, x4, cos, sin)
+        else:
+            q = _conv(x4, W.get(p + "self_attn.q_proj.weight"))
+            k = _conv(x4, W.get(p + "self_attn.k_proj.weight"))
+            v = _conv(x4, W.get(p + "self_attn.v_proj.weight"))
+            q = mb.transpose(x=mb.reshape(x=q, shape=[1, nh, D, B]), perm=[0, 1, 3, 2])
+            k = mb.transpose(x=mb.reshape(x=k, shape=[1, nkv, D, B]), perm=[0, 1, 3, 2])
+            v = mb.reshape(x=v, shape=[1, nkv, D, B])
+            if cfg["family"] == "qwen3":
+                q = _rmsnorm(q, W.get(p + "self_attn.q_norm.weight"), cfg["eps"], D, 4, None)
+                k = _rmsnorm(k, W.get(p + "self_attn.k_norm.weight"), cfg["eps"], D, 4, None)
+            q = _rope(cfg, q, cos, sin)
+            k = _rope(cfg, k, cos, sin)
+            v = mb.transpose(x=v, perm=[0, 1, 3, 2])
+        if cache is None:
+            cache = mb.read_state(input=state)
+        cache = _kv_write(cache, state, k, li, current_pos, pos_end)
+        cache = _kv_write(cache, state, v, L + li, current_pos, pos_end)
+        Kc = _layer_cache(cfg, cache, li)
+        Vc = _layer_cache(cfg, cache, L + li)
+        Kt = mb.reshape(x=_gqa_tile(cfg, Kc), shape=[1, -1, S, D])
+        Vt = _gqa_tile(cfg, Vc)
+        sc = mb.matmul(x=q, y=Kt, transpose_x=False, transpose_y=True)
+        sc = mb.mul(x=sc, y=scale)
+        sc = mb.add(x=sc, y=causal_mask)
+        pr = _softmax(cfg, sc)
+        if mode == "infer":
+            Vr = mb.reshape(x=Vt, shape=[1, -1, S, D])
+            ao = mb.matmul(x=pr, y=Vr, transpose_x=False, transpose_y=False)
+        else:
+            pr3 = mb.reshape(x=pr, shape=[nh, B, S])
+            v3 = mb.reshape(x=Vt, shape=[nh, S, D])
+            ao = mb.matmul(x=pr3, y=v3, transpose_x=False, transpose_y=False)
+            ao = mb.reshape(x=ao, shape=[1, nh, B, D])
+        ao = mb.transpose(x=ao, perm=[0, 2, 1, 3])
+        ao = mb.reshape(x=ao, shape=[1, T, nh * D])
+        h = mb.add(x=h, y=_o_proj(cfg, W, li, ao, T))
+        final_layer = last and n == len(layers) - 1
+        if mode == "prefill" and final_layer and cfg["family"] == "llama":
+            break  # LLaMA: the model's last layer skips its MLP in prefill
+        xn = _rmsnorm(h, W.get(p + "post_attention_layernorm.weight"), cfg["eps"], H, 3, None)
+        h = mb.add(x=h, y=_mlp(cfg, W, li, xn))
+    if mode == "prefill" and last:
+        kw = {"name": out_name} if out_name else {}
+        return mb.slice_by_index(x=h, begin=[0, 0, 0], end=[1, 1, H],
+                                 end_mask=[True, False, True], **kw)
+    if mode == "infer" and last:
+        return _rmsnorm(h, W.get("model.norm.weight"), cfg["eps"], H, 3, out_name)
+    if out_name:
+        h.set_name(out_name)
+    return h
+
+
+def _ffn_specs(cfg, mode, first):
+    """Input specs of a chunk function; first = the input is input_ids
+    (monolithic) instead of hidden_states."""
+    H, C, S = cfg["hidden"], cfg["ctx"], cfg["state"]
+    L, nkv, D = cfg["layers"], cfg["kv_heads"], cfg["head_dim"]
+    T = 1 if mode == "infer" else cfg["batch"]
+    x = mb.TensorSpec((1, T), dtype=I32) if first else mb.TensorSpec((1, T, H), dtype=FP16)
+    return [
+        x,
         mb.TensorSpec((T,), dtype=I32),
         mb.TensorSpec((1, 1, T, C), dtype=FP16),
         mb.TensorSpec((1,), dtype=I32),
         mb.StateTensorSpec((2 * L, nkv, S, D), dtype=FP16),
     ]
 
-    @mb.program(input_specs=specs, opset_version=ct.target.iOS18)
-    def prog(hidden_states, position_ids, causal_mask, current_pos, model_model_kv_cache_0):
-        W = Weights(cw)
-        state = model_model_kv_cache_0
-        idx = current_pos if mode == "infer" else position_ids
-        sin = mb.gather(x=_const("sin_cached_to_fp16", sin_t), indices=idx, axis=1,
-                        batch_dims=0, validate_indices=False)
-        cos = mb.gather(x=_const("cos_cached_to_fp16", cos_t), indices=idx, axis=1,
-                        batch_dims=0, validate_indices=False)
-        if mode == "infer":
-            sin = mb.reshape(x=sin, shape=[1, 1, 1, -1])
-            cos = mb.reshape(x=cos, shape=[1, 1, 1, -1])
-        else:
-            sin = mb.reshape(x=sin, shape=[1, B, 1, D])
-            cos = mb.reshape(x=cos, shape=[1, B, 1, D])
-            cos = mb.transpose(x=cos, perm=[0, 2, 1, 3])
-            sin = mb.transpose(x=sin, perm=[0, 2, 1, 3])
-        if mode == "infer":
-            pos_end = mb.add(x=current_pos, y=_i32(1))
-        else:
-            pos_end = mb.add(x=current_pos, y=_i32(B))
 
-        h = hidden_states
-        cache = None
-        for n, li in enumerate(layers):
-            p = "model.layers.%d." % li
-            xn = _rmsnorm(h, W.get(p + "input_layernorm.weight"), cfg["eps"], H, 3, None)
-            x4 = _to_conv_layout(xn)
-            if mode == "infer":
-                q, k, v = _attn_infer_qk(cfg, W, li, x4, cos, sin)
-            else:
-                q = _conv(x4, W.get(p + "self_attn.q_proj.weight"))
-                k = _conv(x4, W.get(p + "self_attn.k_proj.weight"))
-                v = _conv(x4, W.get(p + "self_attn.v_proj.weight"))
-                q = mb.transpose(x=mb.reshape(x=q, shape=[1, nh, D, B]), perm=[0, 1, 3, 2])
-                k = mb.transpose(x=mb.reshape(x=k, shape=[1, nkv, D, B]), perm=[0, 1, 3, 2])
-                v = mb.reshape(x=v, shape=[1, nkv, D, B])
-                if cfg["family"] == "qwen3":
-                    q = _rmsnorm(q, W.get(p + "self_attn.q_norm.weight"), cfg["eps"], D, 4, None)
-                    k = _rmsnorm(k, W.get(p + "self_attn.k_norm.weight"), cfg["eps"], D, 4, None)
-                q = _rope(cfg, q, cos, sin)
-                k = _rope(cfg, k, cos, sin)
-                v = mb.transpose(x=v, perm=[0, 1, 3, 2])
-            if cache is None:
-                cache = mb.read_state(input=state)
-            cache = _kv_write(cache, state, k, li, current_pos, pos_end)
-            cache = _kv_write(cache, state, v, L + li, current_pos, pos_end)
-            Kc = _layer_cache(cfg, cache, li)
-            Vc = _layer_cache(cfg, cache, L + li)
-            Kt = mb.reshape(x=_gqa_tile(cfg, Kc), shape=[1, -1, S, D])
-            Vt = _gqa_tile(cfg, Vc)
-            sc = mb.matmul(x=q, y=Kt, transpose_x=False, transpose_y=True)
-            sc = mb.mul(x=sc, y=scale)
-            sc = mb.add(x=sc, y=causal_mask)
-            pr = _softmax(cfg, sc)
-            if mode == "infer":
-                Vr = mb.reshape(x=Vt, shape=[1, -1, S, D])
-                ao = mb.matmul(x=pr, y=Vr, transpose_x=False, transpose_y=False)
-            else:
-                pr3 = mb.reshape(x=pr, shape=[nh, B, S])
-                v3 = mb.reshape(x=Vt, shape=[nh, S, D])
-                ao = mb.matmul(x=pr3, y=v3, transpose_x=False, transpose_y=False)
-                ao = mb.reshape(x=ao, shape=[1, nh, B, D])
-            ao = mb.transpose(x=ao, perm=[0, 2, 1, 3])
-            ao = mb.reshape(x=ao, shape=[1, T, nh * D])
-            h = mb.add(x=h, y=_o_proj(cfg, W, li, ao, T))
-            final_layer = last and n == len(layers) - 1
-            if mode == "prefill" and final_layer and cfg["family"] == "llama":
-                break  # LLaMA: the model's last layer skips its MLP in prefill
-            xn = _rmsnorm(h, W.get(p + "post_attention_layernorm.weight"), cfg["eps"], H, 3, None)
-            h = mb.add(x=h, y=_mlp(cfg, W, li, xn))
-        if mode == "prefill" and last:
-            return mb.slice_by_index(x=h, begin=[0, 0, 0], end=[1, 1, H],
-                                     end_mask=[True, False, True],
-                                     name="output_hidden_states")
-        if mode == "infer" and last:
-            return _rmsnorm(h, W.get("model.norm.weight"), cfg["eps"], H, 3,
+def build_ffn(cfg, w, layers, last, mode):
+    """One FFN chunk function. layers: list of layer indices in this chunk.
+    last: whether the chunk holds the model's final layer.
+    mode: "infer" or "prefill"."""
+    cw = _conv_weights(w)
+
+    @mb.program(input_specs=_ffn_specs(cfg, mode, False), opset_version=ct.target.iOS18)
+    def prog(hidden_states, position_ids, causal_mask, current_pos, model_model_kv_cache_0):
+        return _ffn_body(cfg, cw, layers, last, mode, hidden_states, position_ids,
+                         causal_mask, current_pos, model_model_kv_cache_0)
+
+    return prog
+
+
+def build_monolithic(cfg, w, mode, argmax=False):
+    """ANEMLL 0.3.5 monolithic function: embeddings + every layer + head in
+    one program. infer: input_ids [1,1] -> logits1..N (or argmax_idx/val);
+    prefill: input_ids [1,B] -> the final-normed hidden state of token 0,
+    [1,1,H] (a dummy: only the KV-state writes matter)."""
+    cw = _conv_weights(w)
+    layers = list(range(cfg["layers"]))
+
+    @mb.program(input_specs=_ffn_specs(cfg, mode, True), opset_version=ct.target.iOS18)
+    def prog(input_ids, position_ids, causal_mask, current_pos, model_model_kv_cache_0):
+        W = Weights(cw)
+        h = mb.gather(x=W.get("model.embed_tokens.weight"), indices=input_ids, axis=0,
+                      batch_dims=0, validate_indices=False)
+        h = _ffn_body(cfg, cw, layers, True, mode, h, position_ids, causal_mask,
+                      current_pos, model_model_kv_cache_0, name_output=False)
+        if mode == "prefill":
+            return _rmsnorm(h, W.get("model.norm.weight"), cfg["eps"], cfg["hidden"], 3,
                             "output_hidden_states")
-        h.set_name("output_hidden_states")
-        return h
+        return _lm_head_body(cfg, w, h, argmax)
 
     return prog

@@ -1,11 +1,14 @@
 /*
  * cmd_show.c — `anemone show`: what a model is.
  *
- * Today PATH is one Core ML component (.mlmodelc or .mlpackage, or a pipeline bundle of
+ * For a whole model (a directory with meta.yaml, a meta.yaml, or a Hugging Face repo):
+ * the summary (architecture, context, batch, chunks, vocabulary and LM-head splits,
+ * quantization, parameter count, tokenizer, template family, size on disk), then each
+ * component. For one Core ML component (.mlmodelc or .mlpackage, or a pipeline bundle of
  * them): functions, inputs/outputs/states, metadata, op histogram per function and
  * weight bytes by dtype and compression, all from the description and the program (no
  * weight file is read). `--program` prints the canonical model.mil text instead
- * (print.h). A whole-model directory (meta.yaml) is the natural next case of show_path.
+ * (print.h).
  */
 #include <dirent.h>
 #include <inttypes.h>
@@ -16,11 +19,21 @@
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "mil/ir.h"
+#include "hub/hub.h"
 #include "mil/print.h"
+#include "pipeline/meta.h"
+#include "tokenizer/template.h"
+#include "tokenizer/tokenizer.h"
 
 void help_show(FILE *out)
 {
-    fputs("usage: anemone show [--program] PATH\n"
+    fputs("usage: anemone show [--program] MODEL|PATH\n"
+          "\n"
+          "Describe a model: MODEL is a directory with meta.yaml, a meta.yaml, or a\n"
+          "Hugging Face repo (org/name[@rev], from the cache or downloaded). Prints the\n"
+          "architecture, context, batch, chunks, vocabulary and LM-head splits, LUT bits,\n"
+          "parameter count, tokenizer, chat-template family and size on disk, then each\n"
+          "component as below.\n"
           "\n"
           "Describe one Core ML component: PATH is a .mlmodelc or .mlpackage directory\n"
           "(a compiled pipeline bundle lists each of its models). Prints the functions\n"
@@ -348,8 +361,197 @@ static int show_pipeline(const char *path, int program)
     return rc;
 }
 
+/* Weights held in weight files: elements of blob-backed consts and constexpr results,
+ * each blob counted once however many functions use it. */
+static uint64_t param_count(const mil_program *p)
+{
+    uint64_t total = 0;
+    uint64_t seen[4096];
+    int n_seen = 0;
+    for (int f = 0; f < p->n_functions; f++) {
+        const mil_function *fn = &p->functions[f];
+        for (int i = 0; i < fn->n_ops; i++) {
+            const mil_op *op = &fn->ops[i];
+            int is_const = !strcmp(op->type, "const"), is_cx = !strncmp(op->type, "constexpr_", 10);
+            if ((!is_const && !is_cx) || op->n_outputs != 1)
+                continue;
+            uint64_t key = 0;
+            if (is_const) {
+                const mil_literal *v = mil_op_attr(op, "val");
+                if (!v || v->kind != MIL_LIT_BLOB)
+                    continue;
+                key = v->blob_offset + 1;
+            } else {
+                for (int k = 0; k < op->n_inputs && !key; k++)
+                    if (op->inputs[k].n_bindings == 1 && op->inputs[k].bindings[0].literal &&
+                        op->inputs[k].bindings[0].literal->kind == MIL_LIT_BLOB)
+                        key = op->inputs[k].bindings[0].literal->blob_offset + 1;
+                if (!key)
+                    key = ((uint64_t)f << 40) | (uint64_t)i; /* attribute-form constexpr */
+            }
+            int dup = 0;
+            for (int k = 0; k < n_seen && !dup; k++)
+                dup = seen[k] == key;
+            if (dup)
+                continue;
+            if (n_seen < 4096)
+                seen[n_seen++] = key;
+            int64_t n = mil_type_numel(&fn->values[op->outputs[0]].type);
+            if (n > 0)
+                total += (uint64_t)n;
+        }
+    }
+    return total;
+}
+
+static long long disk_size(const char *path)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "du -sbL '%s' 2>/dev/null", path);
+    FILE *fp = popen(cmd, "r");
+    long long n = -1;
+    if (fp) {
+        if (fscanf(fp, "%lld", &n) != 1)
+            n = -1;
+        pclose(fp);
+    }
+    return n;
+}
+
+static const char *lut_name(int bits, char *buf, size_t n)
+{
+    if (bits == PIPE_LUT_NONE)
+        return "fp16";
+    snprintf(buf, n, "LUT%d", bits);
+    return buf;
+}
+
+static int show_model(const char *ref, int program)
+{
+    hub_options ho = HUB_OPTIONS_INIT;
+    ho.prefer_cache = 1;
+    an_error err;
+    char *dir = NULL;
+    if (hub_resolve_model(ref, &ho, &dir, &err) < 0) {
+        cli_error_multiline(err.msg);
+        return CLI_ERROR;
+    }
+    pipe_meta *m = pipe_meta_load(dir, &err);
+    if (!m || pipe_meta_find_components(m, &err) < 0) {
+        cli_error_multiline(err.msg);
+        pipe_meta_free(m);
+        free(dir);
+        return CLI_ERROR;
+    }
+    const pipe_component_file *comps[PIPE_MAX_CHUNKS + 3];
+    const char *roles[PIPE_MAX_CHUNKS + 3];
+    char role_buf[PIPE_MAX_CHUNKS][32];
+    int n = 0;
+    if (m->monolithic) {
+        comps[n] = &m->monolithic_file, roles[n++] = "monolithic";
+    } else {
+        comps[n] = &m->embeddings_file, roles[n++] = "embeddings";
+        for (int i = 0; i < m->n_chunks; i++) {
+            snprintf(role_buf[i], sizeof role_buf[i], "FFN chunk %d of %d", i + 1, m->n_chunks);
+            comps[n] = &m->chunk_files[i], roles[n++] = role_buf[i];
+        }
+        comps[n] = &m->lm_head_file, roles[n++] = "LM head";
+    }
+    int rc = CLI_OK;
+    if (program) { /* the programs, one after another */
+        for (int i = 0; i < n && rc == CLI_OK; i++) {
+            printf("%s// %s: %s\n", i ? "\n" : "", roles[i], comps[i]->path);
+            rc = show_one(comps[i]->path, 1);
+        }
+        pipe_meta_free(m);
+        free(dir);
+        return rc;
+    }
+    char b1[16], b2[16], b3[16];
+    printf("model: %s\n", m->name ? m->name : ref);
+    printf("directory: %s\n", dir);
+    printf("architecture: %s%s%s\n", m->architecture ? m->architecture : "unknown",
+           m->version ? ", ANEMLL " : "", m->version ? m->version : "");
+    printf("context: %d tokens (state %d), prefill batch %d\n", m->context_length, m->state_length, m->batch_size);
+    if (m->monolithic)
+        printf("layout: monolithic");
+    else
+        printf("layout: embeddings, %d FFN chunk%s, LM head", m->n_chunks, m->n_chunks == 1 ? "" : "s");
+    printf(" (%d logits split%s%s)\n", m->split_lm_head, m->split_lm_head == 1 ? "" : "s",
+           m->argmax_in_model ? ", argmax in model" : "");
+    printf("quantization: embeddings %s, FFN %s, LM head %s\n", lut_name(m->lut_embeddings, b1, sizeof b1),
+           lut_name(m->lut_ffn, b2, sizeof b2), lut_name(m->lut_lmhead, b3, sizeof b3));
+    uint64_t params = 0;
+    for (int i = 0; i < n; i++) {
+        if (comps[i]->form == PIPE_FORM_ZIP)
+            continue;
+        mil_program *p = mil_program_load(comps[i]->path, &err);
+        if (!p) {
+            cli_error_multiline(err.msg);
+            rc = CLI_ERROR;
+            continue;
+        }
+        params += param_count(p);
+        mil_program_free(p);
+    }
+    printf("parameters: %.2f M (weights in the weight files)\n", params / 1e6);
+    tok_tokenizer *tok = tok_load(dir, &err);
+    if (tok) {
+        char *tj = an_path_join(dir, "tokenizer.json");
+        printf("tokenizer: %s, %zu tokens, bos %s, eos %s\n",
+               an_is_file(tj) ? "tokenizer.json" : "tokenizer.model (sentencepiece)", tok_vocab_size(tok),
+               tok_bos_token(tok) ? tok_bos_token(tok) : "none", tok_eos_token(tok) ? tok_eos_token(tok) : "none");
+        free(tj);
+        tok_free(tok);
+    } else {
+        printf("tokenizer: not usable (%s)\n", err.msg);
+    }
+    tpl_chat chat;
+    if (tpl_chat_load(dir, NULL, &chat, &err) == 0) {
+        printf("chat template: %s (family %s)\n", chat.origin, tpl_detect_family(chat.source));
+        tpl_chat_free(&chat);
+    } else {
+        printf("chat template: not usable (%s)\n", err.msg);
+    }
+    long long size = disk_size(dir);
+    if (size >= 0)
+        printf("size on disk: %.2f MiB\n", size / 1048576.0);
+    printf("components:\n");
+    for (int i = 0; i < n; i++)
+        printf("  %-18s %s\n", roles[i], comps[i]->path);
+    for (int i = 0; i < n; i++) {
+        printf("\n== %s ==\n", roles[i]);
+        if (comps[i]->form == PIPE_FORM_ZIP) {
+            printf("%s is zipped: `anemone pull` extracts downloaded models\n", comps[i]->path);
+            continue;
+        }
+        if (show_one(comps[i]->path, 0) != CLI_OK)
+            rc = CLI_ERROR;
+    }
+    pipe_meta_free(m);
+    free(dir);
+    return rc;
+}
+
+static int is_component_path(const char *path)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    return (n > 9 && !strncmp(path + n - 9, ".mlmodelc", 9)) || (n > 10 && !strncmp(path + n - 10, ".mlpackage", 10));
+}
+
 static int show_path(const char *path, int program)
 {
+    /* a model: a directory with meta.yaml, a meta.yaml, or a repo reference */
+    char *meta = an_path_join(path, "meta.yaml");
+    int model = !is_component_path(path) &&
+                ((an_is_dir(path) && an_is_file(meta)) || (an_is_file(path) && strstr(path, ".yaml")) ||
+                 (!an_is_dir(path) && !an_is_file(path) && (strchr(path, '/') || !strncmp(path, "hf://", 5))));
+    free(meta);
+    if (model)
+        return show_model(path, program);
+
     char *m0 = an_path_join(path, "model0"), *mil = an_path_join(path, "model.mil");
     int pipeline = m0 && mil && an_is_dir(m0) && !an_is_file(mil);
     free(m0);

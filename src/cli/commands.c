@@ -18,7 +18,7 @@ const cli_command cli_commands[] = {
     {"pull", "MODEL", "download a model from Hugging Face into the cache", cmd_pull, help_pull},
     {"ls", "", "list the models in the cache", cmd_ls, help_ls},
     {"rm", "MODEL", "remove a model from the cache", cmd_rm, help_rm},
-    {"show", "[--program] PATH", "describe a Core ML component (.mlmodelc / .mlpackage)", cmd_show, help_show},
+    {"show", "[--program] MODEL|PATH", "describe a model, or one Core ML component", cmd_show, help_show},
     {"tokenize", "MODEL TEXT", "print the token ids of a text (JSON array)", cmd_tokenize, help_tokenize},
     {"detokenize", "MODEL ID...", "print the text of token ids", cmd_detokenize, help_detokenize},
     {"template", "MODEL --messages FILE", "print the rendered chat prompt of a conversation", cmd_template,

@@ -103,6 +103,14 @@ static void collect_stops(cli_model *m)
     }
 }
 
+/* On a terminal: "loading FFN chunk 2 of 4 (3/6)" on one line, erased when done. */
+static void show_progress(void *ctx, int i, int n, const char *role)
+{
+    (void)ctx;
+    fprintf(stderr, "\r\033[Kloading %s (%d/%d)", role, i + 1, n);
+    fflush(stderr);
+}
+
 int cli_model_open(const cli_opts *o, const char *ref, cli_model *m, an_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -116,7 +124,12 @@ int cli_model_open(const cli_opts *o, const char *ref, cli_model *m, an_error *e
     if (hub_resolve_model(ref, &ho, &m->dir, err) < 0)
         return -1;
     pipe_open_opts po = {.backend = o->backend};
+    int tty = isatty(STDERR_FILENO) && !o->quiet;
+    if (tty)
+        po.progress = show_progress;
     m->model = pipe_model_open(m->dir, &po, err);
+    if (tty)
+        fputs("\r\033[K", stderr);
     if (!m->model)
         goto fail;
     m->tok = tok_load(m->dir, err);

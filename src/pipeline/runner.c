@@ -58,6 +58,9 @@ struct pipe_model {
     uint16_t *upd_mask; /* [A, B] */
 
     pipe_model_counters counters;
+    void (*progress)(void *ctx, int i, int n, const char *role);
+    void *progress_ctx;
+    int n_loaded, n_to_load;
 };
 
 static const char *dtype_name(pipe_dtype d)
@@ -140,6 +143,9 @@ static void set_input(bound_fn *b, int kind, void *data, int rank, const int64_t
 
 static pipe_component *load_component(pipe_model *m, const pipe_component_file *f, const char *role, an_error *err)
 {
+    if (m->progress)
+        m->progress(m->progress_ctx, m->n_loaded, m->n_to_load, role);
+    m->n_loaded++;
     if (f->form == PIPE_FORM_ZIP) {
         an_errorf(err, "%s: %s is still zipped; `anemone pull` extracts downloaded models (or unzip it beside meta.yaml)",
                   role, f->path);
@@ -412,6 +418,10 @@ pipe_model *pipe_model_open(const char *path, const pipe_open_opts *opts, an_err
         return NULL;
     }
     m->single_token_prefill = opts && opts->single_token_prefill;
+    if (opts) {
+        m->progress = opts->progress;
+        m->progress_ctx = opts->progress_ctx;
+    }
     m->info.backend = m->be->name;
     m->meta = pipe_meta_load(path, err);
     if (!m->meta || pipe_meta_find_components(m->meta, err) < 0)
@@ -422,6 +432,7 @@ pipe_model *pipe_model_open(const char *path, const pipe_open_opts *opts, an_err
     m->info.config = &m->cfg;
     m->info.monolithic = m->meta->monolithic;
     m->info.n_chunks = m->meta->monolithic ? 1 : m->meta->n_chunks;
+    m->n_to_load = m->meta->monolithic ? 1 : m->meta->n_chunks + 2;
 
     if (m->info.monolithic) {
         if (!(m->mono = load_component(m, &m->meta->monolithic_file, "monolithic model", err)))

@@ -30,6 +30,9 @@ typedef struct pipe_model pipe_model;
 typedef struct pipe_open_opts {
     const char *backend;       /* "auto", "mil", ...; NULL = auto */
     int single_token_prefill;  /* force prefill one token at a time through `infer` */
+    /* Called before each component is loaded (i of n, its role), for a progress display. */
+    void (*progress)(void *ctx, int i, int n, const char *role);
+    void *progress_ctx;
 } pipe_open_opts;
 
 /* Open the model whose meta.yaml is at path (a directory or the file itself). The error

@@ -134,6 +134,31 @@ def check_chat_piped():
     report(ok, "chat_second_turn_reuses_cache", "footers %r" % feet)
 
 
+def check_ctx_overflow():
+    """--ctx-overflow: stop cuts the answer with a notice; shift drops the oldest turn and
+    carries on with the answer (the 64-token test context fills within a turn)."""
+    d = os.path.join(FIX, "qwen3-fp16-c1")
+    feed = b"hi\n/set n_predict 60\nok\n"
+    stop = anemone("chat", d, "--greedy", "-n", "3", stdin=feed)
+    err = stop.stderr.decode()
+    report(stop.returncode == 0 and "the answer was cut there" in err and "dropped" not in err,
+           "chat_ctx_overflow_stop", err)
+    shift = anemone("chat", d, "--greedy", "-n", "3", "--ctx-overflow", "shift", stdin=feed)
+    err = shift.stderr.decode()
+    feet = [l for l in err.splitlines() if l.startswith("[ prefill")]
+    report(shift.returncode == 0 and "dropped the oldest turn and continued" in err and len(feet) == 2,
+           "chat_ctx_overflow_shift_continues", err)
+    # the continued answer is longer than what fitted before the shift
+    cut = [l for l in stop.stderr.decode().splitlines() if l.startswith("[ prefill")]
+    try:
+        n_stop = len(stop.stdout.decode("utf-8", "replace"))
+        n_shift = len(shift.stdout.decode("utf-8", "replace"))
+        ok = len(cut) == 2 and n_shift > n_stop
+    except ValueError:
+        ok = False
+    report(ok, "chat_ctx_overflow_shift_says_more", "stop %r / shift %r" % (stop.stdout, shift.stdout))
+
+
 def check_bench():
     d = os.path.join(FIX, "llama-lut4-c2")
     for fmt in ("json", "jsonl", "csv", "md"):
@@ -170,6 +195,47 @@ def check_bench():
             report(False, name, "%s in %r" % (e, text))
 
 
+def check_show_model():
+    """`anemone show MODEL` against the fixture manifests (written by the generator)."""
+    for fx in sorted(os.listdir(GOLD)):
+        man = json.load(open(os.path.join(GOLD, fx, "manifest.json")))
+        c = man["config"]
+        p = anemone("show", os.path.join(FIX, fx))
+        out = p.stdout.decode()
+        # parameters from the model's definition: embeddings, head, layers, norms, RoPE tables
+        H, I, L, nh, nkv, D, V = c["hidden"], c["inter"], c["layers"], c["heads"], c["kv_heads"], c["head_dim"], c["vocab"]
+        layer = H * nh * D + 2 * H * nkv * D + nh * D * H + 3 * H * I + 2 * H
+        if c["family"] == "qwen3":
+            layer += 2 * D
+        params = 2 * V * H + L * layer + H + 2 * 2 * c["state"] * D
+        want = ["context: %d tokens (state %d), prefill batch %d" % (c["ctx"], c["state"], c["batch"]),
+                ("layout: monolithic" if man.get("monolithic") else "%d FFN chunk" % man["num_chunks"]),
+                "parameters: %.2f M" % (params / 1e6)]
+        if man.get("lut_ffn"):
+            want.append("FFN LUT%d" % man["lut_ffn"])
+        missing = [w for w in want if w not in out]
+        report(p.returncode == 0 and not missing, "show_model_%s" % fx, "missing %r in:\n%s" % (missing, out[:600]))
+
+
+def check_load_progress():
+    """A terminal sees which component is loading; a pipe sees nothing of it."""
+    import shutil
+    d = os.path.join(FIX, "llama-lut4-c2")
+    piped = anemone("run", d, "--raw", "-n", "2", "hi")
+    report(b"loading" not in piped.stderr, "load_progress_not_on_pipes", piped.stderr.decode())
+    if not shutil.which("script"):
+        print("SKIP load_progress_on_terminal: script(1) is not installed")
+        return
+    cmd = "'%s' run '%s' --raw -n 2 hi" % (BIN, d)
+    t = subprocess.run(["script", "-qec", cmd, "/dev/null"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    out = t.stdout.decode("utf-8", "replace")
+    want = ["loading embeddings (1/4)", "loading FFN chunk 2 of 2 (3/4)", "loading LM head (4/4)"]
+    report(t.returncode == 0 and all(w in out for w in want), "load_progress_on_terminal", repr(out[:400]))
+
+
+check_show_model()
+check_load_progress()
 check_raw_run("llama-fp16-c1", "hello world, how are you")
 check_raw_run("qwen3-fp16-c1", "hello world, how are you")
 check_raw_run("llama-lut4-c2", "the quick brown fox")
@@ -177,4 +243,5 @@ check_template_run("qwen3-fp16-c1", "hi")
 check_template_run("llama-fp16-c1", "hi")
 check_stdin_and_errors()
 check_chat_piped()
+check_ctx_overflow()
 check_bench()

@@ -127,7 +127,13 @@ def run_sequence(fixture, gdir, m, tmp):
     seq = m["sequence"]
     cfg = m["config"]
     B, C = cfg["batch"], cfg["ctx"]
-    emb, chunks, head = components(fixture)
+    mono = m.get("monolithic", False)
+    if mono:
+        d = os.path.join(FIX, fixture)
+        emb = head = None
+        comp = os.path.join(d, [n for n in sorted(os.listdir(d)) if "_monolithic_full" in n][0])
+    else:
+        emb, chunks, head = components(fixture)
     mask = np.full((C, C), -np.inf, dtype=np.float32)
     mask[np.tril_indices(C)] = 0
     mask = mask.astype(np.float16)[None, None]
@@ -152,12 +158,23 @@ def run_sequence(fixture, gdir, m, tmp):
             h_ref = "@%d:output_hidden_states" % (len(steps) - 1)
         return h_ref
 
+    def mono_step(fn, ids, pos_ids, cur, mask_rows):
+        steps.append({"component": comp, "function": fn,
+                      "inputs": {"input_ids": save(np.array([ids], np.int32)),
+                                 "position_ids": save(pos_ids),
+                                 "causal_mask": save(mask_rows),
+                                 "current_pos": save(np.array([cur], np.int32))}})
+
     toks = list(seq["prompt_ids"]) + list(seq["greedy_ids"])
     n = len(seq["prompt_ids"])
     bp = 0
     while bp < n:
         end = min(bp + B, n)
         ids = toks[bp:end] + [0] * (B - (end - bp))
+        if mono:
+            mono_step("prefill", ids, np.arange(bp, bp + B, dtype=np.int32), bp, mask[:, :, bp:bp + B, :])
+            bp = end
+            continue
         steps.append({"component": emb, "inputs": {"input_ids": save(np.array([ids], np.int32))}})
         through_chunks("prefill", "@%d:hidden_states" % (len(steps) - 1),
                        np.arange(bp, bp + B, dtype=np.int32), bp, mask[:, :, bp:bp + B, :])
@@ -165,6 +182,12 @@ def run_sequence(fixture, gdir, m, tmp):
     head_steps = []
     pos = n
     for s in range(seq["steps"]):
+        if mono:
+            mono_step("infer", [toks[pos - 1]], np.array([pos - 1], np.int32), pos - 1,
+                      mask[:, :, pos - 1:pos, :])
+            head_steps.append(len(steps) - 1)
+            pos += 1
+            continue
         steps.append({"component": emb, "inputs": {"input_ids": save(np.array([[toks[pos - 1]]], np.int32))}})
         h = through_chunks("infer", "@%d:hidden_states" % (len(steps) - 1),
                            np.array([pos - 1], np.int32), pos - 1, mask[:, :, pos - 1:pos, :])
@@ -181,7 +204,7 @@ def run_sequence(fixture, gdir, m, tmp):
         steps[i]["outputs"] = {}
     sfile = os.path.join(sdir, "steps.json")
     # outputs are written only for names the head has: probe its names with the case list
-    head_case = [c for c in m["cases"] if c["name"] == "lm_head"][0]
+    head_case = [c for c in m["cases"] if c["name"] in ("lm_head", "mono_infer")][0]
     for k, i in enumerate(head_steps):
         steps[i]["outputs"] = {o: outs[k][o] for o in head_case["outputs"]}
     with open(sfile, "w") as f:

@@ -66,7 +66,7 @@ def check_fixture(gold):
     chunks = R.chunk_layers(conf["layers"], man["num_chunks"])
     comp_chunk = {}
     for case in man["cases"]:
-        if case["function"] in ("infer", "prefill"):
+        if case["function"] in ("infer", "prefill") and case["name"].startswith("chunk"):
             idx = int(case["name"][len("chunk"):].split("_")[0]) - 1
             comp_chunk[case["name"]] = idx
 
@@ -90,6 +90,24 @@ def check_fixture(gold):
                     close(lg[off:off + s].reshape(1, 1, s), L(case["outputs"]["logits%d" % (i + 1)]),
                           TIGHT, "logits%d" % (i + 1))
                     off += s
+                return
+            if case["name"].startswith("mono_"):
+                # monolithic: embeddings + every layer (+ head for infer) in one call
+                cache = L(case["state_in"]).copy() if case["state_in"] else m.new_state()
+                mode = case["function"]
+                h = m.chunk(list(range(conf["layers"])), True, mode, m.embed(ins["input_ids"][0]),
+                            ins["position_ids"], int(ins["current_pos"][0]), cache)
+                if mode == "prefill":
+                    h = R.f16(m.rmsnorm(h.astype(np.float32), m.w["model.norm.weight"]))
+                    close(h, L(case["outputs"]["output_hidden_states"]), TIGHT, "output_hidden_states")
+                else:
+                    lg = m.logits(h)
+                    off = 0
+                    for i, s in enumerate(case["split_sizes"]):
+                        close(lg[off:off + s].reshape(1, 1, s),
+                              L(case["outputs"]["logits%d" % (i + 1)]), TIGHT, "logits%d" % (i + 1))
+                        off += s
+                close(cache, L(case["state_out"]), TIGHT, "state")
                 return
             i = comp_chunk[case["name"]]
             cache = L(case["state_in"]).copy() if case["state_in"] else m.new_state()

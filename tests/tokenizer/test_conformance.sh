@@ -11,17 +11,24 @@ PY=.venv/bin/python
 # Sanitizer builds stream-check only the first 2000 ids of the 100 KB inputs (time budget).
 case $BUILD in *san*) export TOKCHECK_QUICK=1 ;; esac
 have_ref=0
+# Committed goldens are gzipped (gzip -n -9): unpacked into the build directory to use.
+unpacked() { # committed.jsonl.gz name -> prints the path of the unpacked copy
+    local out=$BUILD/tokenizer-goldens/committed-$2.jsonl
+    mkdir -p "$(dirname "$out")"
+    gzip -dc "$1" > "$out" && printf '%s' "$out"
+}
 if [ -x "$PY" ] && "$PY" -c 'import tokenizers, sentencepiece' 2>/dev/null; then have_ref=1; fi
 
 # The test-model tokenizers: goldens committed in tests/tokenizer/golden/.
 for pair in qwen3-fp16-c1/tokenizer.json:fixture-qwen3 llama-fp16-c1/tokenizer.model:fixture-llama; do
     file=tests/fixtures/${pair%%:*}
     name=${pair##*:}
-    golden=tests/tokenizer/golden/$name.jsonl
+    committed=tests/tokenizer/golden/$name.jsonl.gz
     if [ ! -f "$file" ]; then
         echo "SKIP $name: $file is missing"
         continue
     fi
+    golden=$(unpacked "$committed" "$name") || { echo "FAIL $name: cannot unpack $committed"; continue; }
     "$CHECK" "$name" "$file" "$golden"
     if [ $have_ref = 1 ]; then
         # the committed goldens must be what the pinned reference gives today
@@ -30,7 +37,7 @@ for pair in qwen3-fp16-c1/tokenizer.json:fixture-qwen3 llama-fp16-c1/tokenizer.m
         if "$GEN" --random 100 "$file" "$fresh" 2>/dev/null && cmp -s "$fresh" "$golden"; then
             echo "PASS $name goldens are up to date"
         else
-            echo "FAIL $name goldens: $golden differs from what $GEN --random 100 writes now"
+            echo "FAIL $name goldens: $committed differs from what $GEN --random 100 writes now"
         fi
     fi
 done
@@ -40,14 +47,15 @@ done
 for dir in tests/tokenizer/features/*/; do
     dir=${dir%/}
     name=feature-$(basename "$dir")
-    "$CHECK" "$name" "$dir" "$dir/golden.jsonl"
+    golden=$(unpacked "$dir/golden.jsonl.gz" "$name") || { echo "FAIL $name: cannot unpack its goldens"; continue; }
+    "$CHECK" "$name" "$dir" "$golden"
     if [ $have_ref = 1 ]; then
         fresh=$BUILD/tokenizer-goldens/$name.jsonl
         mkdir -p "$(dirname "$fresh")"
-        if "$GEN" --small "$dir/tokenizer.json" "$fresh" 2>/dev/null && cmp -s "$fresh" "$dir/golden.jsonl"; then
+        if "$GEN" --small "$dir/tokenizer.json" "$fresh" 2>/dev/null && cmp -s "$fresh" "$golden"; then
             echo "PASS $name goldens are up to date"
         else
-            echo "FAIL $name goldens: $dir/golden.jsonl differs from what $GEN --small writes now"
+            echo "FAIL $name goldens: $dir/golden.jsonl.gz differs from what $GEN --small writes now"
         fi
     fi
 done

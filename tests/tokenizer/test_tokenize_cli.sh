@@ -18,9 +18,9 @@ fi
 # golden FILE TEXT ADD_SPECIAL FIELD: a field of the golden record for that text
 golden() {
     "$PY" - "$@" <<'PYEOF'
-import json, sys
+import gzip, json, sys
 path, text, add, field = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
-for line in open(path, encoding="utf-8"):
+for line in gzip.open(path, "rt", encoding="utf-8"):
     r = json.loads(line)
     if r.get("text") == text and r["add_special"] == add:
         v = r[field]
@@ -33,7 +33,7 @@ PYEOF
 
 T="The quick brown fox jumps over the lazy dog."
 for m in "$QWEN:fixture-qwen3" "$LLAMA:fixture-llama"; do
-    dir=${m%%:*}; name=${m##*:}; g=tests/tokenizer/golden/$name.jsonl
+    dir=${m%%:*}; name=${m##*:}; g=tests/tokenizer/golden/$name.jsonl.gz
     expect "${name}_tokenize" "$("$bin" tokenize "$dir" "$T")" "$(golden "$g" "$T" 1 ids)"
     expect "${name}_no_special" "$("$bin" tokenize --no-special "$dir" "$T")" "$(golden "$g" "$T" 0 ids)"
     ids=$(golden "$g" "$T" 1 ids)
@@ -45,7 +45,7 @@ done
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 printf 'line1\nline2\r\nline3\rline4' >"$tmp"
-want=$(golden tests/tokenizer/golden/fixture-qwen3.jsonl "$(cat "$tmp")" 1 ids)
+want=$(golden tests/tokenizer/golden/fixture-qwen3.jsonl.gz "$(cat "$tmp")" 1 ids)
 expect tokenize_file "$("$bin" tokenize "$QWEN/tokenizer.json" -f "$tmp")" "$want"
 expect tokenize_stdin "$("$bin" tokenize "$QWEN/meta.yaml" - <"$tmp")" "$want"
 expect tokenize_words_joined "$("$bin" tokenize "$QWEN" Hello world)" "$("$bin" tokenize "$QWEN" "Hello world")"
