@@ -27,7 +27,8 @@ command -v python3 >/dev/null 2>&1 || { echo "FAIL chat_tty: python3 is needed";
 tmp=$(mktemp -d)
 export TMUX_TMPDIR=$tmp
 sock=anemone-test-$$-$RANDOM
-tm() { tmux -L "$sock" -f /dev/null "$@"; }
+echo 'set -g history-limit 20000' >"$tmp/tmux.conf" # the whole session stays in scroll-back
+tm() { tmux -L "$sock" -f "$tmp/tmux.conf" "$@"; }
 cleanup() { tm kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -49,7 +50,6 @@ start() {
         tm new-window -d -n "$name" "$cmd; echo \$? > $tmp/$name.rc; sleep 600"
     else
         tm new-session -d -s main -n "$name" -x 200 -y 50 "$cmd; echo \$? > $tmp/$name.rc; sleep 600"
-        tm set-option -g history-limit 20000 >/dev/null
     fi
     tm pipe-pane -t "main:$name" "cat >> $tmp/$name.log"
 }
