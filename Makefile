@@ -140,9 +140,12 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 anemone $(DESTDIR)$(PREFIX)/bin/anemone
 	install -m 644 man/anemone.1 $(DESTDIR)$(PREFIX)/share/man/man1/anemone.1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 scripts/completions/anemone.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/anemone
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/anemone $(DESTDIR)$(PREFIX)/share/man/man1/anemone.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/anemone $(DESTDIR)$(PREFIX)/share/man/man1/anemone.1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/anemone
 
 clean:
 	rm -rf build build-san build-fuzz anemone

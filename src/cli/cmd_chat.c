@@ -19,9 +19,12 @@
 #include "common/log.h"
 
 #define CHAT_GROUPS (CLI_G_MODEL | CLI_G_PROMPT | CLI_G_GEN | CLI_G_OUTPUT)
+#define CHAT_HISTORY_MAX 1000
 
 static volatile sig_atomic_t interrupted;
 static int at_prompt;
+static int continuing;   /* reading a continuation line ("... ") of a multi-line input */
+static int input_dropped; /* Ctrl-C there: the lines read so far are thrown away */
 
 static void on_sigint(int sig)
 {
@@ -29,14 +32,22 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-/* Ctrl-C while reading a line: say how to leave and start a fresh line. */
+/* Ctrl-C while reading a line: say how to leave and start a fresh line. Inside a
+ * multi-line input it drops the lines read so far and goes back to the ">>> " prompt
+ * (readline keeps waiting for a key, so read_input learns it from input_dropped). */
 static int signal_hook(void)
 {
     if (interrupted && at_prompt) {
         interrupted = 0;
         rl_replace_line("", 0);
         rl_crlf();
-        fputs("(type /bye or press Ctrl-D to leave)\n", stderr);
+        if (continuing) {
+            input_dropped = 1;
+            fputs("(input dropped)\n", stderr);
+            rl_set_prompt(">>> ");
+        } else {
+            fputs("(type /bye or press Ctrl-D to leave)\n", stderr);
+        }
         rl_on_new_line();
         rl_redisplay();
     }
@@ -49,7 +60,7 @@ void help_chat(FILE *out)
           "\n"
           "Interactive chat. Each turn prefills only the new tokens: earlier turns stay in the\n"
           "model's KV cache. Multi-line input between \"\"\" and \"\"\", or end a line with \\.\n"
-          "Ctrl-C stops an answer (or its prefill) and returns to the prompt; Ctrl-D leaves.\n"
+          "Ctrl-C stops an answer (or its prefill), or drops a multi-line input; Ctrl-D leaves.\n"
           "\n"
           "Commands at the prompt:\n"
           "  /help                 this list\n"
@@ -265,8 +276,11 @@ static int set_param(chat *c, const char *name, const char *value)
         }
         return 0;
     }
-    if (end == value || *end || v < 0) {
-        fprintf(stderr, "anemone: /set %s wants a non-negative number\n", name);
+    /* -1 means "no limit" for the token counts, as on the command line */
+    int minus_one_ok = !strcmp(name, "n_predict") || !strcmp(name, "n-predict") ||
+                       !strcmp(name, "repeat_last_n") || !strcmp(name, "repeat-last-n");
+    if (end == value || *end || (v < 0 && !(minus_one_ok && v == -1))) {
+        fprintf(stderr, "anemone: /set %s wants a non-negative number%s\n", name, minus_one_ok ? " or -1" : "");
         return -1;
     }
     if (!strcmp(name, "temp") || !strcmp(name, "temperature"))
@@ -319,6 +333,23 @@ static void show(chat *c)
             json_object_array_length(c->msgs));
 }
 
+/* NULL when j is a conversation /load can take: an array of objects with string "role"
+ * and "content"; else what is wrong with it. */
+static const char *valid_messages(json_object *j)
+{
+    if (!j || !json_object_is_type(j, json_type_array))
+        return "not a JSON array of messages";
+    for (size_t i = 0; i < json_object_array_length(j); i++) {
+        json_object *m = json_object_array_get_idx(j, i), *v;
+        if (!json_object_is_type(m, json_type_object))
+            return "a message is not a JSON object";
+        if (!json_object_object_get_ex(m, "role", &v) || !json_object_is_type(v, json_type_string) ||
+            !json_object_object_get_ex(m, "content", &v) || !json_object_is_type(v, json_type_string))
+            return "a message lacks a string \"role\" or \"content\"";
+    }
+    return NULL;
+}
+
 /* Returns 1 to leave. */
 static int slash(chat *c, char *line)
 {
@@ -360,12 +391,20 @@ static int slash(chat *c, char *line)
             fprintf(stderr, "(saved %zu messages to %s)\n", json_object_array_length(c->msgs), arg);
     } else if (!strcmp(cmd, "/load")) {
         json_object *j = arg && *arg ? json_object_from_file(arg) : NULL;
-        if (!j || !json_object_is_type(j, json_type_array)) {
-            fprintf(stderr, "anemone: /load: %s is not a JSON array of messages\n", arg ? arg : "(no file)");
+        const char *bad = valid_messages(j);
+        if (bad) {
+            fprintf(stderr, "anemone: /load: %s: %s\n", arg && *arg ? arg : "(no file)", bad);
             json_object_put(j);
         } else {
             json_object_put(c->msgs);
             c->msgs = j;
+            /* its system prompt (or none) is the one /clear keeps from now on */
+            free(c->system);
+            c->system = NULL;
+            json_object *first = json_object_array_length(j) ? json_object_array_get_idx(j, 0) : NULL, *v;
+            if (first && json_object_object_get_ex(first, "role", &v) && !strcmp(json_object_get_string(v), "system") &&
+                json_object_object_get_ex(first, "content", &v))
+                c->system = strdup(json_object_get_string(v));
             fprintf(stderr, "(loaded %zu messages)\n", json_object_array_length(j));
         }
     } else if (!strcmp(cmd, "/think")) {
@@ -382,13 +421,22 @@ static char *read_input(chat *c)
 {
     an_strbuf sb;
     an_sb_init(&sb);
-    int in_block = 0, first = 1;
+    int in_block = 0, first = 1, lines = 0; /* lines: of the """ block's text so far */
     for (;;) {
         char *line;
         if (c->tty) {
             at_prompt = 1;
+            continuing = !first;
+            input_dropped = 0;
             line = readline(first ? ">>> " : "... ");
             at_prompt = 0;
+            if (input_dropped) { /* what was typed after Ctrl-C starts a new input */
+                an_sb_free(&sb);
+                an_sb_init(&sb);
+                in_block = 0;
+                lines = 0;
+                first = 1;
+            }
         } else {
             char *buf = NULL;
             size_t cap = 0;
@@ -412,6 +460,7 @@ static char *read_input(chat *c)
         if (first && !strncmp(line, "\"\"\"", 3)) {
             in_block = 1;
             an_sb_puts(&sb, line + 3);
+            lines = n > 3; /* a bare """ opens the block without starting its text */
             if (n > 6 && !strcmp(line + n - 3, "\"\"\"")) { /* """one line""" */
                 sb.len -= 3;
                 sb.buf[sb.len] = '\0';
@@ -420,13 +469,13 @@ static char *read_input(chat *c)
             }
         } else if (in_block) {
             if (n >= 3 && !strcmp(line + n - 3, "\"\"\"")) {
-                if (sb.len)
+                if (lines)
                     an_sb_putc(&sb, '\n');
                 an_sb_append(&sb, line, n - 3);
                 free(line);
                 break;
             }
-            if (sb.len || !first)
+            if (lines++)
                 an_sb_putc(&sb, '\n');
             an_sb_puts(&sb, line);
         } else if (n > 0 && line[n - 1] == '\\') {
@@ -508,8 +557,10 @@ int cmd_chat(int argc, char **argv)
         rl_catch_signals = 0;
         rl_signal_event_hook = signal_hook;
         c.history_path = history_file();
-        if (c.history_path)
+        if (c.history_path) {
+            stifle_history(CHAT_HISTORY_MAX); /* the file keeps the newest entries only */
             read_history(c.history_path);
+        }
         if (!o.quiet) {
             const pipe_model_info *i = pipe_model_get_info(c.m.model);
             fprintf(stderr, "%s: context %d tokens, loaded in %.0f ms. /help for commands, Ctrl-D to leave.\n",

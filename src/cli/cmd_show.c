@@ -445,7 +445,7 @@ static int show_model(const char *ref, int program)
     }
     const pipe_component_file *comps[PIPE_MAX_CHUNKS + 3];
     const char *roles[PIPE_MAX_CHUNKS + 3];
-    char role_buf[PIPE_MAX_CHUNKS][32];
+    char role_buf[PIPE_MAX_CHUNKS][48];
     int n = 0;
     if (m->monolithic) {
         comps[n] = &m->monolithic_file, roles[n++] = "monolithic";

@@ -138,6 +138,36 @@ static int cmp_cand_desc(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Partition c so that its first k entries are the k best (in cmp_cand_desc order, so
+ * ties resolve by id exactly as a full sort would). Quickselect with a median-of-three
+ * pivot. */
+static void select_top(cand *c, int n, int k)
+{
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        /* median of three to c[hi] as the pivot */
+        if (cmp_cand_desc(&c[mid], &c[lo]) < 0) { cand t = c[mid]; c[mid] = c[lo]; c[lo] = t; }
+        if (cmp_cand_desc(&c[hi], &c[lo]) < 0) { cand t = c[hi]; c[hi] = c[lo]; c[lo] = t; }
+        if (cmp_cand_desc(&c[mid], &c[hi]) < 0) { cand t = c[mid]; c[mid] = c[hi]; c[hi] = t; }
+        cand pivot = c[hi];
+        int store = lo;
+        for (int i = lo; i < hi; i++) {
+            if (cmp_cand_desc(&c[i], &pivot) < 0) {
+                cand t = c[i]; c[i] = c[store]; c[store] = t;
+                store++;
+            }
+        }
+        cand t = c[store]; c[store] = c[hi]; c[hi] = t;
+        if (store == k - 1 || store == k)
+            return;
+        if (store < k)
+            lo = store + 1;
+        else
+            hi = store - 1;
+    }
+}
+
 int32_t pipe_sampler_sample(pipe_sampler *s, float *logits, const int32_t *history, int n_history)
 {
     const pipe_sampler_params *p = &s->p;
@@ -163,9 +193,12 @@ int32_t pipe_sampler_sample(pipe_sampler *s, float *logits, const int32_t *histo
     }
     if (n == 0) /* every logit NaN or -inf: nothing to draw from */
         return argmax(logits, V);
-    qsort(c, (size_t)n, sizeof *c, cmp_cand_desc);
-    if (p->top_k > 0 && p->top_k < n)
+    if (p->top_k > 0 && p->top_k < n) {
+        /* only the k best need sorting: select them first (O(V) on average, not O(V log V)) */
+        select_top(c, n, p->top_k);
         n = p->top_k;
+    }
+    qsort(c, (size_t)n, sizeof *c, cmp_cand_desc);
     double sum = 0;
     for (int i = 0; i < n; i++) {
         c[i].p = expf(c[i].p);

@@ -131,6 +131,55 @@ TEST(nan_and_inf_logits)
     CHECK(t >= 0 && t < V);
 }
 
+/* top-k keeps exactly the k best tokens (ties broken by id), over a large vocabulary */
+TEST(top_k_selects_the_k_best)
+{
+    enum { BIG = 5000, K = 12 };
+    static float x[BIG], w[BIG];
+    unsigned seed = 7;
+    for (int i = 0; i < BIG; i++) {
+        seed = seed * 1103515245u + 12345u;
+        x[i] = (float)((seed >> 8) % 400) / 10.0f; /* many ties */
+    }
+    /* the k best by (value desc, id asc), brute force */
+    int best[K];
+    char taken[BIG] = {0};
+    for (int k = 0; k < K; k++) {
+        int b = -1;
+        for (int i = 0; i < BIG; i++)
+            if (!taken[i] && (b < 0 || x[i] > x[b]))
+                b = i;
+        taken[b] = 1;
+        best[k] = b;
+    }
+    pipe_sampler_params p;
+    pipe_sampler_defaults(&p);
+    p.temp = 100.0f; /* nearly flat: every kept token shows up */
+    p.top_k = K;
+    p.top_p = 1.0f;
+    p.min_p = 0;
+    an_error err;
+    pipe_sampler *s = pipe_sampler_create(&p, BIG, &err);
+    REQUIRE(s);
+    int seen[K] = {0};
+    for (int d = 0; d < 3000; d++) {
+        memcpy(w, x, sizeof w);
+        int32_t t = pipe_sampler_sample(s, w, NULL, 0);
+        int at = -1;
+        for (int k = 0; k < K; k++)
+            if (best[k] == t)
+                at = k;
+        if (at < 0) {
+            T_FAIL("drew %d, not among the %d best", t, K);
+            break;
+        }
+        seen[at]++;
+    }
+    for (int k = 0; k < K; k++)
+        CHECK(seen[k] > 0);
+    pipe_sampler_free(s);
+}
+
 TEST(bad_vocab)
 {
     an_error err;
@@ -145,6 +194,7 @@ int main(void)
     RUN(seed_reproducible);
     RUN(penalties_window_and_reset);
     RUN(nan_and_inf_logits);
+    RUN(top_k_selects_the_k_best);
     RUN(bad_vocab);
     return t_finish();
 }
