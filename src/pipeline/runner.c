@@ -269,6 +269,28 @@ static int setup_chunks(pipe_model *m, an_error *err)
         in->state_length = (int)state0->shape[2];
     else
         in->state_length = in->context;
+    /* The converter's Core ML metadata (com.anemll.*) stands in for meta.yaml keys that
+     * are absent, and must agree with the declared shapes as meta.yaml must. */
+    {
+        pipe_component *c0 = m->info.monolithic ? m->mono : m->chunk[0];
+        const char *keys[2] = {"com.anemll.context_length", "com.anemll.batch_size"};
+        int *meta_vals[2] = {&m->meta->context_length, &m->meta->batch_size};
+        for (int k = 0; k < 2; k++) {
+            const char *v = m->be->metadata ? m->be->metadata(c0, keys[k]) : NULL;
+            char *end;
+            long x = v ? strtol(v, &end, 10) : 0;
+            if (!v || end == v || *end || x <= 0 || x > 1 << 24)
+                continue;
+            int shape_val = k == 0 ? in->context : in->batch;
+            if ((k == 0 || m->has_prefill) && x != shape_val)
+                return an_errorf(err, "%s: metadata %s is %ld, but its shapes say %d", m->infer[0].role, keys[k], x,
+                                 shape_val);
+            if (*meta_vals[k] == 0)
+                *meta_vals[k] = (int)x;
+        }
+        if (m->meta->state_length == 0)
+            m->meta->state_length = m->meta->context_length;
+    }
     /* meta.yaml must describe the model it sits beside */
     if (m->meta->context_length && m->meta->context_length != in->context)
         return an_errorf(err, "%s: context_length is %d, but the chunks' causal mask spans %d positions "

@@ -383,6 +383,30 @@ static void expect_broken(const char *fixture, const char *change, const char *n
         T_FAIL("cleanup");
 }
 
+/* Without context_length and batch_size in meta.yaml, the Core ML metadata gives them. */
+TEST(metadata_fills_missing_meta_keys)
+{
+    char tmpl[] = "/tmp/anemone-meta-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    REQUIRE(d);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp -r tests/fixtures/llama-lut4-c2/. '%s' && sed -i '/context_length:/d; /batch_size:/d' '%s/meta.yaml'", d, d);
+    REQUIRE(system(cmd) == 0);
+    an_error err;
+    pipe_model *m = pipe_model_open(d, NULL, &err);
+    if (!m)
+        T_FAIL("%s", err.msg);
+    else {
+        const pipe_model_info *i = pipe_model_get_info(m);
+        CHECK_EQ_INT(i->meta->context_length, 64);
+        CHECK_EQ_INT(i->meta->batch_size, 8);
+        CHECK_EQ_INT(i->meta->state_length, 64);
+        pipe_model_close(m);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    CHECK(system(cmd) == 0);
+}
+
 TEST(broken_model_directories)
 {
     expect_broken("llama-lut4-c2", "rm -r llama_FFN_PF_lut4_chunk_02of02.mlmodelc",
@@ -398,6 +422,10 @@ TEST(broken_model_directories)
                   "llama_FFN_PF_lut4_chunk_02of02.mlmodelc",
                   "state 'model_model_kv_cache_0' [4,2,64,16] differs from chunk 1's 'model_model_kv_cache_0' [4,2,64,12]");
     expect_broken("llama-lut4-c2", "rm llama_lm_head_lut6.mlmodelc/model.mil", "LM head");
+    expect_broken("llama-lut4-c2",
+                  "sed -i 's/\"com.anemll.context_length\" : \"64\"/\"com.anemll.context_length\" : \"128\"/' "
+                  "llama_FFN_PF_lut4_chunk_01of02.mlmodelc/metadata.json",
+                  "metadata com.anemll.context_length is 128, but its shapes say 64");
     expect_broken("llama-lut4-c2", "printf 'model_info: {parameters: {num_chunks: x}}' > meta.yaml",
                   "parameters.num_chunks is 'x'");
 }
@@ -411,6 +439,7 @@ int main(void)
     RUN(seeded_sampling_reproducible);
     RUN(stops_at_eos);
     RUN(cancellation_keeps_history_consistent);
+    RUN(metadata_fills_missing_meta_keys);
     RUN(broken_model_directories);
     return t_finish();
 }
