@@ -28,6 +28,28 @@ typedef struct red_aux {
     int64_t count;
 } red_aux;
 
+/* red[d] = 1 for each axis named by input 1 (negative axes allowed), or for every
+ * axis when the input is absent. */
+static int axes_mask(mx_step *s, const mx_val *x, int red[MIL_MAX_RANK], an_error *err)
+{
+    if (!mx_in(s, 1)) {
+        for (int d = 0; d < x->rank; d++)
+            red[d] = 1;
+        return 0;
+    }
+    int64_t axes[MIL_MAX_RANK];
+    int n;
+    if (mx_const_ints(s, 1, axes, MIL_MAX_RANK, &n, err))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int a;
+        if (mx_norm_axis(s, axes[i], x->rank, &a, err))
+            return -1;
+        red[a] = 1;
+    }
+    return 0;
+}
+
 static int setup_red(mx_plan *p, mx_step *s, const mx_val *x, const int *red, red_aux **out,
                      an_error *err)
 {
@@ -75,21 +97,8 @@ static int infer_reduce(mx_plan *p, mx_step *s, an_error *err)
     int keep;
     if (mx_param_bool(s, 2, 0, &keep, err))
         return -1;
-    if (mx_in(s, 1)) {
-        int64_t axes[MIL_MAX_RANK];
-        int n;
-        if (mx_const_ints(s, 1, axes, MIL_MAX_RANK, &n, err))
-            return -1;
-        for (int i = 0; i < n; i++) {
-            int a;
-            if (mx_norm_axis(s, axes[i], x->rank, &a, err))
-                return -1;
-            red[a] = 1;
-        }
-    } else {
-        for (int d = 0; d < x->rank; d++)
-            red[d] = 1;
-    }
+    if (axes_mask(s, x, red, err))
+        return -1;
     red_aux *a;
     if (setup_red(p, s, x, red, &a, err))
         return -1;
@@ -283,21 +292,8 @@ static int infer_layer_norm(mx_plan *p, mx_step *s, an_error *err)
     if (!x || !mil_dtype_is_float(x->dt))
         return mx_op_error(s, err, "needs a float tensor x");
     int red[MIL_MAX_RANK] = {0};
-    if (mx_in(s, 1)) {
-        int64_t axes[MIL_MAX_RANK];
-        int n;
-        if (mx_const_ints(s, 1, axes, MIL_MAX_RANK, &n, err))
-            return -1;
-        for (int i = 0; i < n; i++) {
-            int a;
-            if (mx_norm_axis(s, axes[i], x->rank, &a, err))
-                return -1;
-            red[a] = 1;
-        }
-    } else {
-        for (int d = 0; d < x->rank; d++)
-            red[d] = 1;
-    }
+    if (axes_mask(s, x, red, err))
+        return -1;
     red_aux *a;
     if (setup_red(p, s, x, red, &a, err))
         return -1;
