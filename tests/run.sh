@@ -12,7 +12,8 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
-PYTHON=${PYTHON:-python3}
+# the system Python carries the test dependencies (install-deps.sh); the Makefile picks the same
+PYTHON=${PYTHON:-$(test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)}
 TEST_TIMEOUT=${TEST_TIMEOUT:-900}
 export ANEMONE_BUILD="$BUILD" ANEMONE_BIN="$PWD/$BUILD/anemone" PYTHON
 export ANEMONE_SHARED=${ANEMONE_SHARED:-$(cd .. && pwd)/shared}
