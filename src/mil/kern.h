@@ -1,0 +1,96 @@
+/*
+ * kern.h — matrix kernels over fp32, fp16 and LUT-compressed weights.
+ *
+ * Every projection of an ANEMLL graph (a 1x1 conv or a linear whose weight is a constant,
+ * often constexpr_lut_to_dense) is Y = X · Wᵀ (+ bias): X is M rows of K activations
+ * (M = 1 in decode, the batch in prefill), W is N rows of K weights. The kernels read W
+ * in its stored form: dense fp32/fp16 rows, or LUT-compressed rows (packed 1..8-bit
+ * indices into fp16/fp32 palettes), expanding inside the kernel so that memory traffic
+ * stays at the compressed size. Nothing here allocates after kn_prepare.
+ *
+ * Two arithmetic paths:
+ *   KN_F32  weights expanded to fp32, fp32 FMAs (exact up to summation order);
+ *   KN_I8   palettes requantized to int8 per palette (one fp32 scale each), activations
+ *           quantized to int8 per row (one fp32 scale per row), int32 dot products
+ *           (byte shuffles for the palette lookup, VNNI / maddubs for the products).
+ * Each path has an AVX-512 and an AVX2 version (chosen at run time from the CPU
+ * features), a NEON version on aarch64, and a portable C version; all versions of a path
+ * agree with the plain reference (kn_matmul_ref) to rounding.
+ *
+ * Threads: kn_matmul computes the output rows [n0, n1) only, so callers split N across
+ * threads; kn_act_prepare runs once per call, before.
+ */
+#ifndef MIL_KERN_H
+#define MIL_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+typedef enum kn_wkind { KN_W_F32 = 0, KN_W_F16, KN_W_LUT } kn_wkind;
+typedef enum kn_path { KN_F32 = 0, KN_I8 = 1 } kn_path;
+
+typedef struct kn_weight {
+    kn_wkind kind;
+    int64_t N, K;      /* W has N rows (outputs) of K columns (inputs) */
+    const void *data;  /* F32/F16: dense row-major [N][K]. LUT: packed indices of the
+                        * row-major [N][K] index matrix, `bits` bits each, LSB first
+                        * (element i occupies bits [i*bits, (i+1)*bits) of the byte
+                        * string, bit 0 = least significant bit of byte 0): Core ML's
+                        * packing of sub-byte types and of iOS16 LUT indices. */
+    /* LUT only */
+    int bits;          /* 1, 2, 3, 4, 6 or 8 */
+    const void *lut;   /* palettes [N/gn][K/gk][1<<bits], scalar entries *
+    int lut_f32;       /* palette entries are fp32 (else fp16) */
+    int64_t gn, gk;    /* rows / columns sharing one palette: W[n][k] uses palette
+                        * (n/gn)*(K/gk) + k/gk. gn divides N, gk divides K. */
+    /* filled by kn_prepare, freed by kn_release */
+    kn_path path;
+    void *prep;
+    size_t prep_bytes;
+} kn_weight;
+
+/* Choose the path (KN_I8 only for LUT and F16 weights; F32 weights always use KN_F32)
+ * and precompute what the kernels need (expanded fp32 palettes, int8 palettes and their
+ * scales, ...): O(number of palettes), never O(N*K) for LUT weights. 0, or -1 + err
+ * (unsupported bits / shapes, out of memory). */
+int kn_prepare(kn_weight *w, kn_path path, an_error *err);
+void kn_release(kn_weight *w);
+
+/* Activations prepared for one kn_matmul call (or several sharing X). */
+typedef struct kn_act {
+    int64_t M, K;
+    const float *x;   /* dense fp32 [M][K] (inside buf) */
+    const int8_t *q;  /* KN_I8: quantized rows [M][Kp] (Kp = K rounded up to 64, zero pad) */
+    const float *qscale; /* KN_I8: per row */
+    const int32_t *qsum; /* KN_I8: per row, sum of q (for unsigned-times-signed products) */
+    int64_t Kp;
+} kn_act;
+
+/* Bytes of buf that kn_act_prepare needs for M rows of K (both paths). */
+size_t kn_act_bytes(int64_t M, int64_t K);
+
+/* Gather X into buf: element (m, k) is at src + (m*sm + k*sk) elements of type
+ * src_f16 ? fp16 : fp32 (strides let a conv's [C, S] layout be read as [S][C] rows).
+ * Quantizes too when path is KN_I8. buf must be 64-byte aligned. */
+void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t K, int64_t sm,
+                    int64_t sk, kn_path path, void *buf);
+
+/* Y(m, n) = sum_k X(m, k) W(n, k) + (bias ? bias[n] : 0) for m < M, n0 <= n < n1, stored
+ * at y + m*ym + n*yn as fp16 (y_f16) or fp32. w must be prepared; a->M rows, a->K == w->K.
+ * The path is w->path; a must have been prepared for it. */
+void kn_matmul(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+               int64_t ym, int64_t yn, int64_t n0, int64_t n1);
+
+/* The plain reference: double accumulation over the exact fp32 weights (no path, no
+ * preparation). For tests. */
+void kn_matmul_ref(const kn_weight *w, const float *x, int64_t M, const float *bias, float *y);
+
+/* Which implementation kn_matmul uses on this CPU: "avx512", "avx2", "neon", "c". */
+const char *kn_isa(void);
+/* Force an implementation for tests ("c", "avx2", "avx512", "neon"); refused (-1) when the
+ * CPU lacks it. NULL restores the automatic choice. */
+int kn_force_isa(const char *isa);
+
+#endif
