@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cpu.h"
 #include "mil/exec.h"
 #include "mil/weights.h"
 
@@ -30,6 +31,44 @@ const mil_literal *mx_op_attr(const mil_op *op, const char *name)
         if (strcmp(op->attrs[i].name, name) == 0)
             return op->attrs[i].value;
     return NULL;
+}
+
+/* ---- threads ---- */
+
+static an_pool *g_pool; /* NULL when running on one thread */
+static int g_threads = 1;
+
+int mil_set_threads(int n, an_error *err)
+{
+    if (n < 0)
+        return an_errorf(err, "thread count must be positive (got %d)", n);
+    if (n == 0)
+        n = an_cpu_physical();
+    if (n < 1)
+        n = 1;
+    if (n > 256)
+        return an_errorf(err, "thread count %d is more than 256", n);
+    if (n == g_threads)
+        return 0;
+    an_pool_destroy(g_pool);
+    g_pool = NULL;
+    g_threads = 1;
+    if (n > 1 && !(g_pool = an_pool_create(n, err)))
+        return -1;
+    g_threads = n;
+    return 0;
+}
+
+int mil_threads(void) { return g_threads; }
+
+void mx_parallel_for(size_t n, size_t grain, an_pool_fn fn, void *ctx)
+{
+    if (!g_pool || n <= grain) {
+        if (n)
+            fn(ctx, 0, n, 0);
+        return;
+    }
+    an_pool_for(g_pool, n, grain, fn, ctx);
 }
 
 /* ---- literals and the fold cache ---- */
@@ -101,6 +140,7 @@ int mx_fold_lookup(mil_component *c, mx_step *s)
         for (int o = 0; o < s->nout; o++) {
             s->out[o]->kind = MX_CONST;
             s->out[o]->data = f->out[o].data;
+            s->out[o]->kw = f->out[o].kw;
         }
         return 1;
     }
@@ -302,6 +342,8 @@ void mil_component_free(mil_component *c)
     if (!c)
         return;
     free(c->arena);
+    for (mx_kw *k = c->kws; k; k = k->next)
+        kn_release(&k->w);
     an_arena_free(&c->mem);
     mil_weights_close(c->weights);
     mil_program_free(c->prog);
@@ -335,6 +377,8 @@ const mil_fn_desc *mil_component_find(const mil_component *c, const char *name)
 }
 
 void mil_component_stats(const mil_component *c, mil_predict_stats *st) { *st = c->stats; }
+
+size_t mil_component_decoded_bytes(const mil_component *c) { return c->folded_bytes; }
 
 /* ---- states ---- */
 

@@ -103,13 +103,22 @@ mil_state_buf *mil_state_find(mil_state *s, const char *name);
 int mil_predict(mil_component *c, const char *function, int n_in, const mil_named_tensor *in,
                 mil_state *state, const mil_named_tensor **out, int *n_out, an_error *err);
 
+/* Threads used by mil_predict (all components share one pool): n >= 1, or 0 for the
+ * physical core count. Not to be called while a predict runs. 0, or -1 + err. */
+int mil_set_threads(int n, an_error *err);
+int mil_threads(void);
+
 /* Counters of the last mil_predict (for tests and profiling). */
 typedef struct mil_predict_stats {
     uint64_t state_bytes_copied; /* bytes of state buffers copied (read/write_state) */
     uint64_t state_bytes_written_in_place; /* bytes written into state by slice_update */
     uint64_t ops_run;
+    uint64_t kernel_projections; /* projections run by the matrix kernels (kern.h) */
 } mil_predict_stats;
 
 void mil_component_stats(const mil_component *c, mil_predict_stats *st);
+
+/* Bytes of constants decoded or folded at load (weights kept compressed are not). */
+size_t mil_component_decoded_bytes(const mil_component *c);
 
 #endif

@@ -15,7 +15,9 @@
 #include "common/arena.h"
 #include "common/error.h"
 #include "mil/engine.h"
+#include "common/pool.h"
 #include "mil/ir.h"
+#include "mil/kern.h"
 #include "mil/tensor.h"
 
 #define MX_MAXIN 10
@@ -44,7 +46,18 @@ typedef struct mx_val {
     int def, last;   /* op index of the definition (-1 params/literals) and last use */
     int64_t off;     /* ARENA: offset in the activation arena */
     int is_state_param;
+    struct mx_kw *kw; /* CONST projection weight kept in its stored (compressed) form:
+                       * data may be NULL until mx_materialize */
 } mx_val;
+
+/* A constant weight wired to the matrix kernels (kern.h). LUT weights stay packed in
+ * the weight file's mapping; `src` is the constexpr step that can still decode them
+ * when some other op needs the dense tensor. Owned by the component (released with it). */
+typedef struct mx_kw {
+    kn_weight w;
+    const struct mx_step *src;
+    struct mx_kw *next;
+} mx_kw;
 
 struct mx_plan;
 struct mx_step;
@@ -124,6 +137,7 @@ struct mil_component {
     struct mx_fold *folds; /* cache of folded constexpr results, by input identity */
     struct mil_weights *weights; /* weight files, mapped on first use */
     size_t folded_bytes;  /* memory taken by folded constants */
+    mx_kw *kws;           /* prepared kernel weights, released with the component */
 };
 
 /* Memory bounds against hostile model files: the largest single value, and the largest
@@ -149,6 +163,21 @@ int mx_literal_data(mil_component *c, const mil_literal *lit, const void **data,
  * lookup fills the step's outputs and returns 1 when found. */
 int mx_fold_lookup(mil_component *c, mx_step *s);
 void mx_fold_remember(mil_component *c, const mx_step *s);
+
+/* Kernel weights (ops_proj.c). A constexpr_lut_to_dense step whose output only feeds
+ * projection weights is not decoded: mx_lut_pack leaves its output CONST with data NULL
+ * and kw set (1), or declines (0, fold as usual), or fails (-1). mx_materialize decodes
+ * such a value after all (for ops that need the dense tensor). */
+int mx_lut_pack(mx_plan *p, mx_step *s, an_error *err);
+int mx_lut_packable(const mx_plan *p, const mx_step *s);
+int mx_materialize(mil_component *c, mx_val *v, an_error *err);
+/* The projection fast path for conv (1x1) and linear: set up at infer when the weight is
+ * a constant (dense fp16/fp32 or packed LUT). 1 = taken (s->aux holds it), 0 = not
+ * applicable, -1 = error. mx_proj_run computes the step. */
+int mx_proj_infer(mx_plan *p, mx_step *s, int is_conv, an_error *err);
+int mx_proj_run(mx_ctx *c, const mx_step *s);
+/* The engine's thread pool (engine.c): fn over [0, n) on mil_threads() threads. */
+void mx_parallel_for(size_t n, size_t grain, an_pool_fn fn, void *ctx);
 
 /* Planner (plan.c). */
 int mx_plan_function(mil_component *c, int fn_index, const int64_t (*shapes)[MIL_MAX_RANK],

@@ -143,7 +143,6 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
 
 static int infer_linear(mx_plan *p, mx_step *s, an_error *err)
 {
-    (void)p;
     mx_val *x = mx_in(s, 0), *w = mx_in(s, 1), *b = mx_in(s, 2), *o = s->out[0];
     if (need_float(s, x, "x", err) || need_float(s, w, "weight", err))
         return -1;
@@ -157,6 +156,11 @@ static int infer_linear(mx_plan *p, mx_step *s, an_error *err)
     o->shape[o->rank - 1] = w->shape[0];
     if (o->dt == MIL_DT_INVALID)
         o->dt = x->dt;
+    int r = mx_proj_infer(p, s, 0, err);
+    if (r)
+        return r < 0 ? -1 : (s->iaux[15] = 1, 0);
+    if (mx_materialize(p->comp, w, err))
+        return -1;
     int64_t M = x->numel / (x->shape[x->rank - 1] ? x->shape[x->rank - 1] : 1);
     s->scratch = (size_t)(M * w->shape[1] + w->shape[1]) * sizeof(float);
     return 0;
@@ -187,6 +191,8 @@ static void gemm_wt(const float *X, int64_t M, int64_t K, const mx_val *w, const
 
 static int run_linear(mx_ctx *c, const mx_step *s)
 {
+    if (s->iaux[15])
+        return mx_proj_run(c, s);
     const mx_val *x = s->in[0][0], *w = s->in[1][0], *o = s->out[0];
     const mx_val *b = mx_in(s, 2);
     int64_t K = w->shape[1], M = K ? x->numel / K : 0;
@@ -291,12 +297,21 @@ static int infer_conv(mx_plan *p, mx_step *s, an_error *err)
     int64_t kk = a->k[0] * a->k[1] * a->k[2];
     a->pointwise = kk == 1 && a->G == 1 && a->stride[0] * a->stride[1] * a->stride[2] == 1 &&
                    a->pb[0] + a->pb[1] + a->pb[2] == 0 && a->out[0] * a->out[1] * a->out[2] == S;
+    if (a->pointwise) {
+        int r = mx_proj_infer(p, s, 1, err);
+        if (r)
+            return r < 0 ? -1 : (s->iaux[15] = 1, 0);
+    }
+    if (mx_materialize(p->comp, w, err))
+        return -1;
     s->scratch = (size_t)(a->Cin * S + (a->Cin / a->G) * kk + 1) * sizeof(float);
     return 0;
 }
 
 static int run_conv(mx_ctx *c, const mx_step *s)
 {
+    if (s->iaux[15])
+        return mx_proj_run(c, s);
     const mx_val *x = s->in[0][0], *w = s->in[1][0], *o = s->out[0], *b = mx_in(s, 2);
     const conv_aux *a = s->aux;
     int64_t S = a->in[0] * a->in[1] * a->in[2], OS = a->out[0] * a->out[1] * a->out[2];

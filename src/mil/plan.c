@@ -648,8 +648,20 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
 static int fold_step(mx_plan *p, mx_step *s, an_error *err)
 {
     mil_component *c = p->comp;
-    if (mx_fold_lookup(c, s))
+    if (mx_fold_lookup(c, s)) {
+        /* a packed weight shared with another function that uses it differently */
+        if (s->out[0] && s->out[0]->kw && !s->out[0]->data &&
+            !mx_lut_packable(p, s) && mx_materialize(c, s->out[0], err))
+            return -1;
         return 0;
+    }
+    int packed = mx_lut_pack(p, s, err);
+    if (packed < 0)
+        return -1;
+    if (packed) {
+        mx_fold_remember(c, s);
+        return 0;
+    }
     for (int o = 0; o < s->nout; o++) {
         mx_val *v = s->out[o];
         c->folded_bytes += v->nbytes;

@@ -132,6 +132,10 @@ TEST(kv_state_in_place_shared_no_alloc)
      * (1 layer in this chunk x 2 (K, V) x kv_heads 2 x head_dim 12 x fp16) */
     CHECK_EQ_INT(ps.state_bytes_copied, 0);
     CHECK_EQ_INT(ps.state_bytes_written_in_place, 1 * 2 * 2 * 12 * 2);
+    /* the 7 projections of the layer (q, k, v, o, gate, up, down: 7 conv/linear ops over
+     * constexpr_lut_to_dense in model.mil) run on the packed weights: nothing decoded */
+    CHECK_EQ_INT(ps.kernel_projections, 7);
+    CHECK_EQ_INT(mil_component_decoded_bytes(c1), 0);
     printf("INFO infer step chunk 1: %llu state bytes copied, %llu written in place, %ld allocations, %llu ops\n",
            (unsigned long long)ps.state_bytes_copied, (unsigned long long)ps.state_bytes_written_in_place,
            infer_allocs, (unsigned long long)ps.ops_run);
