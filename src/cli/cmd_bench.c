@@ -12,7 +12,7 @@
 #include "cli/opts.h"
 #include "common/log.h"
 
-#define BENCH_GROUPS (CLI_G_MODEL)
+#define BENCH_GROUPS (CLI_G_MODEL | CLI_G_MACHINE)
 #define MAX_LIST 16
 
 typedef struct bench_args {
@@ -305,7 +305,7 @@ int cmd_bench(int argc, char **argv)
         const char *name = info->meta->name ? info->meta->name : ref;
         long long size = dir_size(m.dir);
         int machine = strcmp(b.format, "md") != 0;
-        int threads = 1; /* the mil engine runs on one thread */
+        int threads = info->threads;
         if (!strcmp(b.format, "md")) {
             printf("| model | size | backend | threads | test | t/s |\n| --- | ---: | --- | ---: | --- | ---: |\n");
         } else if (!strcmp(b.format, "csv")) {

@@ -18,7 +18,7 @@
 #include "common/file.h"
 #include "common/log.h"
 
-#define CHAT_GROUPS (CLI_G_MODEL | CLI_G_PROMPT | CLI_G_GEN | CLI_G_OUTPUT)
+#define CHAT_GROUPS (CLI_G_MODEL | CLI_G_PROMPT | CLI_G_GEN | CLI_G_MACHINE | CLI_G_OUTPUT)
 #define CHAT_HISTORY_MAX 1000
 
 static volatile sig_atomic_t interrupted;

@@ -11,7 +11,7 @@
 #include "common/file.h"
 #include "common/log.h"
 
-#define RUN_GROUPS (CLI_G_MODEL | CLI_G_PROMPT | CLI_G_GEN | CLI_G_OUTPUT)
+#define RUN_GROUPS (CLI_G_MODEL | CLI_G_PROMPT | CLI_G_GEN | CLI_G_MACHINE | CLI_G_OUTPUT)
 
 static volatile sig_atomic_t interrupted;
 

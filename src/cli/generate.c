@@ -123,7 +123,7 @@ int cli_model_open(const cli_opts *o, const char *ref, cli_model *m, an_error *e
     ho.prefer_cache = 1;
     if (hub_resolve_model(ref, &ho, &m->dir, err) < 0)
         return -1;
-    pipe_open_opts po = {.backend = o->backend};
+    pipe_open_opts po = {.backend = o->backend, .threads = o->threads};
     int tty = isatty(STDERR_FILENO) && !o->quiet;
     if (tty)
         po.progress = show_progress;

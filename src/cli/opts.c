@@ -47,6 +47,7 @@ static const option table[] = {
     {NULL, "--greedy", NULL, "always take the most likely token", CLI_G_GEN, K_FLAG, F(greedy)},
     {NULL, "--ignore-eos", NULL, "do not stop at end-of-sequence tokens", CLI_G_GEN, K_FLAG, F(ignore_eos)},
     {NULL, "--ctx-overflow", "stop|shift", "when the context is full: stop, or drop the oldest turns", CLI_G_GEN, K_OVERFLOW, F(ctx_shift)},
+    {"-t", "--threads", "N", "threads (default: the physical cores)", CLI_G_MACHINE, K_INT, F(threads)},
     {NULL, "--color", "auto|on|off", "colour (NO_COLOR, TERM=dumb and pipes turn it off)", CLI_G_OUTPUT, K_COLOR, F(color)},
     {"-q", "--quiet", NULL, "no banner or statistics", CLI_G_OUTPUT, K_FLAG, F(quiet)},
     {"-v", "--verbose", NULL, "say more", CLI_G_OUTPUT, K_COUNT, F(verbose)},
@@ -210,6 +211,9 @@ void cli_opts_help(FILE *out, unsigned groups)
 int cli_opts_parse(cli_opts *o, unsigned groups, int argc, char **argv, cli_extra_fn extra, void *ctx)
 {
     int r = parse_all(o, groups, argc, argv, extra, ctx);
+    if (!r && (o->threads < 0 || o->threads > 256))
+        r = cli_usage_error(argv[0], "--threads wants 1 to 256 (0: the physical cores), not %d",
+                            o->threads);
     if (r) { /* the caller returns at once on a usage error: nothing of o is kept */
         free(o->args);
         o->args = NULL;

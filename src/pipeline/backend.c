@@ -211,6 +211,13 @@ static int mil_run(pipe_component *c, const char *function, int n_in, const pipe
     return 0;
 }
 
+static int mil_threads_set(int n, an_error *err)
+{
+    if (mil_set_threads(n, err))
+        return -1;
+    return mil_threads();
+}
+
 static const pipe_backend mil_backend = {
     .name = "mil",
     .load = mil_load,
@@ -223,6 +230,7 @@ static const pipe_backend mil_backend = {
     .state_free = mil_free_state,
     .state_reset = mil_reset_state,
     .predict = mil_run,
+    .set_threads = mil_threads_set,
 };
 
 const pipe_backend *pipe_backend_get(const char *name)

@@ -72,6 +72,9 @@ typedef struct pipe_backend {
     /* Outputs in declaration order, owned by the component. */
     int (*predict)(pipe_component *c, const char *function, int n_in, const pipe_tensor *in,
                    pipe_state *state, const pipe_tensor **out, int *n_out, an_error *err);
+    /* Threads for predict (n >= 1; 0 = the physical cores). Returns the count in effect,
+     * or -1 + err. */
+    int (*set_threads)(int n, an_error *err);
 } pipe_backend;
 
 /* The backends compiled in; NULL when the name is unknown ("auto" picks the best). */

@@ -440,6 +440,11 @@ pipe_model *pipe_model_open(const char *path, const pipe_open_opts *opts, an_err
         return NULL;
     }
     m->single_token_prefill = opts && opts->single_token_prefill;
+    m->info.threads = m->be->set_threads(opts ? opts->threads : 0, err);
+    if (m->info.threads < 0) {
+        free(m);
+        return NULL;
+    }
     if (opts) {
         m->progress = opts->progress;
         m->progress_ctx = opts->progress_ctx;

@@ -30,6 +30,7 @@ typedef struct pipe_model pipe_model;
 typedef struct pipe_open_opts {
     const char *backend;       /* "auto", "mil", ...; NULL = auto */
     int single_token_prefill;  /* force prefill one token at a time through `infer` */
+    int threads;               /* threads for the backend; 0 = the physical cores */
     /* Called before each component is loaded (i of n, its role), for a progress display. */
     void (*progress)(void *ctx, int i, int n, const char *role);
     void *progress_ctx;
@@ -53,6 +54,7 @@ typedef struct pipe_model_info {
     const pipe_meta *meta;
     const pipe_gen_config *config;
     const char *backend;
+    int threads;          /* threads the backend runs on */
 } pipe_model_info;
 
 const pipe_model_info *pipe_model_get_info(const pipe_model *m);

@@ -51,16 +51,17 @@ def reference(fixture, ids, n_new):
     return new
 
 
-def check_raw_run(fixture, text, n_new=24):
+def check_raw_run(fixture, text, n_new=24, threads=None):
     d = os.path.join(FIX, fixture)
-    name = "run_raw_greedy_%s" % fixture
+    name = "run_raw_greedy_%s" % fixture + ("_t%d" % threads if threads else "")
+    extra = ["-t", str(threads)] if threads else []
     t = anemone("tokenize", d, text)
     if t.returncode != 0:
         return report(False, name, "tokenize failed: " + t.stderr.decode())
     ids = json.loads(t.stdout)
     want_ids = reference(fixture, ids, n_new)
     want = detok(d, want_ids)
-    got = anemone("run", d, "--raw", "--greedy", "--ignore-eos", "-n", str(n_new), text)
+    got = anemone("run", d, "--raw", "--greedy", "--ignore-eos", "-n", str(n_new), *extra, text)
     if got.returncode != 0:
         return report(False, name, "exit %d: %s" % (got.returncode, got.stderr.decode()))
     report(got.stdout == want, name, "printed %r, reference %r" % (got.stdout, want))
@@ -195,6 +196,39 @@ def check_bench():
             report(False, name, "%s in %r" % (e, text))
 
 
+def physical_cores():
+    """Distinct (core, socket) pairs, as lscpu(1) counts them; None when unknown."""
+    try:
+        out = subprocess.run(["lscpu", "-p=core,socket"], stdout=subprocess.PIPE, timeout=10).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    pairs = {l for l in out.splitlines() if l and not l.startswith("#")}
+    return len(pairs) or None
+
+
+def check_threads():
+    """-t reaches the engine (bench reports it), the default is the physical core count,
+    and bad values are usage errors."""
+    d = os.path.join(FIX, "llama-lut4-c2")
+    for t in ("1", "3"):
+        p = anemone("bench", d, "-p", "8", "-n", "2", "-r", "1", "-o", "json", "-t", t)
+        rows = json.loads(p.stdout) if p.returncode == 0 else []
+        report(bool(rows) and all(r["threads"] == int(t) for r in rows), "bench_threads_%s" % t,
+               p.stdout.decode() + p.stderr.decode())
+    cores = physical_cores()
+    if cores is None:
+        print("SKIP bench_threads_default: lscpu is not available")
+    else:
+        p = anemone("bench", d, "-p", "8", "-n", "2", "-r", "1", "-o", "json")
+        rows = json.loads(p.stdout) if p.returncode == 0 else []
+        report(bool(rows) and rows[0]["threads"] == cores, "bench_threads_default",
+               "want %d: %s" % (cores, p.stdout.decode()))
+    for bad in ("-1", "x", "1000"):
+        p = anemone("run", d, "-t", bad, "hi")
+        report(p.returncode == 2 and b"--threads" in p.stderr, "threads_usage_error_%s" % bad,
+               "exit %d: %s" % (p.returncode, p.stderr.decode()))
+
+
 def check_show_model():
     """`anemone show MODEL` against the fixture manifests (written by the generator)."""
     for fx in sorted(os.listdir(GOLD)):
@@ -239,6 +273,10 @@ check_load_progress()
 check_raw_run("llama-fp16-c1", "hello world, how are you")
 check_raw_run("qwen3-fp16-c1", "hello world, how are you")
 check_raw_run("llama-lut4-c2", "the quick brown fox")
+check_raw_run("llama-lut4-c2", "the quick brown fox", threads=1)
+check_raw_run("qwen3-lut6-c1-argmax", "the quick brown fox", threads=2)
+check_raw_run("qwen3-updmask-c1", "the quick brown fox jumps over the lazy dog again", threads=3)
+check_threads()
 check_template_run("qwen3-fp16-c1", "hi")
 check_template_run("llama-fp16-c1", "hi")
 check_stdin_and_errors()
