@@ -562,7 +562,7 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
         const mx_val *o0 = s->nout ? s->out[0] : NULL;
         if (o0 && o0->kind == MX_CONST)
             continue; /* folded at load */
-        if ((s->def->flags & MX_F_VIEW) && s->in_place)
+        if (((s->def->flags & MX_F_VIEW) || s->view) && s->in_place)
             continue;
         if (s->def->run(&ctx, s)) {
             char where[300];

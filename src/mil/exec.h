@@ -102,6 +102,8 @@ typedef struct mx_step {
     void *aux;       /* op-specific precomputed parameters (plan arena) */
     int64_t iaux[16];
     int in_place;    /* output aliases input 0 (slice_update, views) */
+    int view;        /* set by infer: for these shapes the op only renames the layout
+                      * (e.g. a transpose that moves size-1 axes only): planned as a view */
 } mx_step;
 
 typedef struct mx_plan {

@@ -178,7 +178,8 @@ int mx_proj_infer(mx_plan *p, mx_step *s, int is_conv, an_error *err)
         int64_t S = 1;
         for (int d = 2; d < x->rank; d++)
             S *= x->shape[d];
-        if (x->shape[1] != K || o->numel != x->shape[0] * N * S)
+        /* (o->numel is not set yet: infer is still running) */
+        if (x->shape[1] != K || mil_shape_numel(o->rank, o->shape) != x->shape[0] * N * S)
             return 0;
         pj->B = x->shape[0], pj->M = S, pj->sm = 1, pj->sk = S;
         pj->xb = K * S, pj->yb = N * S, pj->ym = 1, pj->yn = S;

@@ -213,6 +213,14 @@ static int infer_transpose(mx_plan *p, mx_step *s, an_error *err)
         o->shape[i] = x->shape[a];
     }
     o->rank = n;
+    /* the elements stay in memory order when the axes longer than 1 keep their order */
+    int last = -1;
+    s->view = 1;
+    for (int i = 0; i < n && s->view; i++)
+        if (x->shape[s->iaux[i]] > 1) {
+            s->view = (int)s->iaux[i] > last;
+            last = (int)s->iaux[i];
+        }
     return 0;
 }
 

@@ -490,7 +490,7 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
                 if (s->in[k][b]->kind != MX_CONST &&
                     !(k == 0 && (s->def->flags & MX_F_SHAPEONLY)))
                     all_const = 0;
-        int is_view = (s->def->flags & MX_F_VIEW) != 0;
+        int is_view = (s->def->flags & MX_F_VIEW) != 0 || s->view;
         if (s->def->flags & MX_F_LITERAL) {
             /* bound by infer */
         } else if (is_view && mx_in(s, 0) && mx_in(s, 0)->kind == MX_CONST) {

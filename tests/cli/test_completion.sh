@@ -54,8 +54,8 @@ for c in $commands; do
     [ "$got" = "$want" ] || bad="$bad [$c: got '$got' want '$want']"
 done
 check completion_long_options_every_command "$bad" test -z "$bad"
-got=$(complete_words chat --th)
-check completion_option_prefix "got '$got'" test "$got" = "--think "
+got=$(complete_words chat --hid)
+check completion_option_prefix "got '$got'" test "$got" = "--hide-thinking "
 got=$(complete_words chat tests/fixtures/x --hide)
 check completion_option_after_model "got '$got'" test "$got" = "--hide-thinking "
 got=$(complete_words run -)
