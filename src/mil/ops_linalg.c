@@ -40,6 +40,7 @@ typedef struct mm_aux {
     int64_t M, N, K;
     int br;                /* batch rank */
     int64_t bshape[MIL_MAX_RANK];
+    int fast;              /* fp16/fp32 operands: through the matrix kernels */
 } mm_aux;
 
 static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
@@ -89,8 +90,68 @@ static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
     o->rank = r;
     if (o->dt == MIL_DT_INVALID)
         o->dt = x->dt;
-    s->scratch = (size_t)(M * K + K) * sizeof(float);
+    a->fast = (x->dt == MIL_DT_FP16 || x->dt == MIL_DT_FP32) &&
+              (y->dt == MIL_DT_FP16 || y->dt == MIL_DT_FP32) &&
+              (o->dt == MIL_DT_FP16 || o->dt == MIL_DT_FP32) && M > 0 && N > 0 && K > 0;
+    if (a->fast) /* activations, plus y transposed to [N][K] when it is [K][N] */
+        s->scratch = kn_act_bytes(M, K) + 128 + (a->ty ? 0 : (size_t)(N * K) * mil_dtype_size(y->dt));
+    else
+        s->scratch = (size_t)(M * K + K) * sizeof(float);
     return 0;
+}
+
+typedef struct mm_job {
+    const kn_weight *w;
+    const kn_act *a;
+    void *y;
+    int y_f16;
+    int64_t N;
+} mm_job;
+
+static void mm_rows(void *ctx, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    const mm_job *j = ctx;
+    kn_matmul(j->w, j->a, NULL, j->y, j->y_f16, j->N, 1, (int64_t)begin, (int64_t)end);
+}
+
+/* One batch of matmul through the kernels: y's matrix becomes the weight W[N][K]
+ * (transposed into scratch first when it is stored [K][N]). */
+static void matmul_fast(mx_ctx *c, const mx_step *s, int64_t xo, int64_t yo, int64_t oo)
+{
+    const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
+    const mm_aux *a = s->aux;
+    int64_t M = a->M, N = a->N, K = a->K;
+    size_t xes = mil_dtype_size(x->dt), yes = mil_dtype_size(y->dt), oes = mil_dtype_size(o->dt);
+    unsigned char *buf = (unsigned char *)(((uintptr_t)c->scratch + 63) & ~(uintptr_t)63);
+    const unsigned char *yb = (const unsigned char *)y->data + (size_t)yo * yes;
+    if (!a->ty) {
+        unsigned char *t = buf + ((kn_act_bytes(M, K) + 63) & ~(size_t)63);
+        if (yes == 2) {
+            const uint16_t *src = (const uint16_t *)yb;
+            uint16_t *dst = (uint16_t *)t;
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t n = 0; n < N; n++)
+                    dst[n * K + k] = src[k * N + n];
+        } else {
+            const float *src = (const float *)yb;
+            float *dst = (float *)t;
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t n = 0; n < N; n++)
+                    dst[n * K + k] = src[k * N + n];
+        }
+        yb = t;
+    }
+    kn_weight w = {.kind = yes == 2 ? KN_W_F16 : KN_W_F32, .N = N, .K = K, .data = yb};
+    an_error e;
+    kn_prepare(&w, KN_F32, &e); /* dense weights: checks only, no memory */
+    kn_act act;
+    kn_act_prepare(&act, (const unsigned char *)x->data + (size_t)xo * xes, xes == 2, M, K,
+                   a->tx ? 1 : K, a->tx ? M : 1, KN_F32, buf);
+    mm_job j = {&w, &act, (unsigned char *)o->data + (size_t)oo * oes, oes == 2, N};
+    size_t grain = (size_t)(N / (mil_threads() * 4));
+    grain = grain < 16 ? 16 : (grain + 15) & ~(size_t)15;
+    mx_parallel_for((size_t)N, grain, mm_rows, &j);
 }
 
 static int run_matmul(mx_ctx *c, const mx_step *s)
@@ -112,6 +173,10 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
         }
         xo *= M * K;
         yo *= K * N;
+        if (a->fast) {
+            matmul_fast(c, s, xo, yo, b * M * N);
+            goto next;
+        }
         /* A[m][k] */
         for (int64_t m = 0; m < M; m++)
             for (int64_t k = 0; k < K; k++)
@@ -130,6 +195,7 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
             for (int64_t m = 0; m < M; m++)
                 mil_st_f32(o->data, o->dt, (b * M + m) * N + n, dot(A + m * K, brow, K));
         }
+    next:
         for (int d = a->br - 1; d >= 0; d--) {
             if (++bidx[d] < a->bshape[d])
                 break;
