@@ -549,7 +549,7 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
     for (int i = 0; i < p->nvals; i++) {
         mx_val *v = p->vals[i];
         if (v->kind == MX_ALIAS)
-            v->data = p->vals[v->root]->data;
+            v->data = (char *)p->vals[v->root]->data + v->alias_off;
     }
     memset(&c->stats, 0, sizeof c->stats);
     mx_ctx ctx = {.comp = c,

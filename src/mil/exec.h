@@ -40,6 +40,7 @@ typedef struct mx_val {
     void *data;      /* resolved pointer; for CONST set at plan, others at bind time */
     int id;          /* index in plan->vals */
     int root;        /* ALIAS: the owning value (never itself an ALIAS) */
+    int64_t alias_off; /* ALIAS: byte offset of this value inside the root's storage */
     int state;       /* STATE: index in plan->states */
     int input;       /* INPUT: index in the function's inputs */
     int read_op;     /* STATE aliases: the read_state op that made the chain, or -1 */
@@ -103,7 +104,9 @@ typedef struct mx_step {
     int64_t iaux[16];
     int in_place;    /* output aliases input 0 (slice_update, views) */
     int view;        /* set by infer: for these shapes the op only renames the layout
-                      * (e.g. a transpose that moves size-1 axes only): planned as a view */
+                      * (e.g. a transpose that moves size-1 axes only) or selects one
+                      * contiguous block (a slice): planned as a view at view_off bytes */
+    int64_t view_off;
 } mx_step;
 
 typedef struct mx_plan {

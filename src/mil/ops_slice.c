@@ -128,6 +128,26 @@ static int infer_slice_by_index(mx_plan *p, mx_step *s, an_error *err)
         for (int d = 0; d < x->rank; d++)
             if (!sq[d])
                 o->shape[o->rank++] = count[d];
+        /* one contiguous block of x (leading axes of count 1, then one axis of unit
+         * step, then whole axes): a view of x, no copy */
+        int64_t xs[MIL_MAX_RANK], off = 0, n = 1;
+        mx_strides(x->rank, x->shape, xs);
+        int d0 = 0;
+        while (d0 < x->rank && count[d0] == 1)
+            d0++;
+        int ok = o->dt == x->dt;
+        for (int d = d0 + 1; d < x->rank && ok; d++)
+            ok = start[d] == 0 && count[d] == x->shape[d] && step[d] == 1;
+        if (d0 < x->rank)
+            ok = ok && step[d0] == 1;
+        for (int d = 0; d < x->rank; d++) {
+            off += start[d] * xs[d];
+            n *= count[d];
+        }
+        if (ok && n > 0) {
+            s->view = 1;
+            s->view_off = off * (int64_t)mil_dtype_size(x->dt);
+        }
         return 0;
     }
     for (int d = 0; d < o->rank; d++)

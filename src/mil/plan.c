@@ -495,7 +495,7 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             /* bound by infer */
         } else if (is_view && mx_in(s, 0) && mx_in(s, 0)->kind == MX_CONST) {
             s->out[0]->kind = MX_CONST;
-            s->out[0]->data = mx_in(s, 0)->data;
+            s->out[0]->data = (char *)mx_in(s, 0)->data + s->view_off;
             s->in_place = 1;
         } else if ((s->def->flags & MX_F_PURE) && all_const) {
             if (fold_step(p, s, err))
@@ -504,6 +504,8 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             mx_val *r = root_of(p, mx_in(s, 0));
             s->out[0]->kind = MX_ALIAS;
             s->out[0]->root = r->id;
+            s->out[0]->alias_off = (mx_in(s, 0)->kind == MX_ALIAS ? mx_in(s, 0)->alias_off : 0) +
+                                   s->view_off;
             s->out[0]->read_op = mx_in(s, 0)->read_op;
             if (s->out[0]->last > r->last)
                 r->last = s->out[0]->last;
@@ -526,9 +528,10 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
             mx_val *st = mx_in(s, 0), *data = mx_in(s, 1);
             if (!st || !st->is_state_param)
                 return vop_error_(c, fn, op, err, "input is not a state");
-            if (data->kind == MX_ALIAS && data->root == st->id) {
+            if (data->kind == MX_ALIAS && data->root == st->id && data->alias_off == 0 &&
+                data->nbytes == st->nbytes) {
                 s->in_place = 1; /* the data already lives in the state */
-            } else if (st->last > i) {
+            } else if (st->last > i || (data->kind == MX_ALIAS && data->root == st->id)) {
                 *conflict_op = i; /* an alias of this state is still live */
                 return 0;
             }
@@ -541,6 +544,7 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
                 s->in_place = 1;
                 s->out[0]->kind = MX_ALIAS;
                 s->out[0]->root = r->id;
+                s->out[0]->alias_off = x->kind == MX_ALIAS ? x->alias_off : 0;
                 s->out[0]->read_op = x->read_op;
                 if (s->out[0]->last > r->last)
                     r->last = s->out[0]->last;

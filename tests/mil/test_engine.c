@@ -238,6 +238,50 @@ TEST(state_read_before_write_sees_old_value)
     mil_component_free(c);
 }
 
+/* Contiguous slices are views (of the state, of an arena value): the values are still
+ * those NumPy slicing gives, a slice of the state taken before a write still sees the
+ * old rows, and a strided slice (not contiguous) is still copied correctly. */
+TEST(slice_views_of_state)
+{
+    an_error err = {{0}};
+    mil_component *c = load_text("sv",
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp32, [2, 3]> x, state<tensor<fp32, [2, 3]>> s) {\n"
+        "        tensor<fp32, [2, 3]> old = read_state(input = s)[name = string(\"old\")];\n"
+        "        tensor<fp32, [1, 3]> row1 = slice_by_index(x = old, begin = tensor<int32, [2]>([1, 0]), end = tensor<int32, [2]>([2, 3]))[name = string(\"row1\")];\n"
+        "        tensor<fp32, [2, 3]> sum = add(x = old, y = x)[name = string(\"sum\")];\n"
+        "        write_state(data = sum, input = s)[name = string(\"w\")];\n"
+        "        tensor<fp32, [2, 3]> now = read_state(input = s)[name = string(\"now\")];\n"
+        "        tensor<fp32, [2]> mid = slice_by_index(x = now, begin = tensor<int32, [2]>([1, 1]), end = tensor<int32, [2]>([2, 3]), squeeze_mask = tensor<bool, [2]>([true, false]))[name = string(\"mid\")];\n"
+        "        tensor<fp32, [2, 1]> col = slice_by_index(x = now, begin = tensor<int32, [2]>([0, 2]), end = tensor<int32, [2]>([2, 3]))[name = string(\"col\")];\n"
+        "        tensor<fp32, [1, 3]> r1 = mul(x = row1, y = fp32(1))[name = string(\"r1\")];\n"
+        "        tensor<fp32, [2]> m2 = mul(x = mid, y = fp32(10))[name = string(\"m2\")];\n"
+        "    } -> (r1, m2, col);\n}\n", &err);
+    if (!c)
+        fprintf(stderr, "%s\n", err.msg);
+    REQUIRE(c);
+    mil_state *st = mil_state_new(c, NULL, &err);
+    REQUIRE(st);
+    float xv[6] = {1, 2, 3, 4, 5, 6};
+    mil_named_tensor in = {"x", {MIL_DT_FP32, 2, {2, 3}, xv}};
+    const mil_named_tensor *out;
+    int n_out;
+    for (int step = 1; step <= 2; step++) {
+        REQUIRE(mil_predict(c, NULL, 1, &in, st, &out, &n_out, &err) == 0);
+        REQUIRE(n_out == 3);
+        const float *r1 = out[0].t.data, *m2 = out[1].t.data, *col = out[2].t.data;
+        /* state before the step is (step-1)*x, after it step*x */
+        for (int k = 0; k < 3; k++)
+            CHECK_NEAR(r1[k], (step - 1) * xv[3 + k], 1e-6);
+        CHECK_NEAR(m2[0], 10 * step * xv[4], 1e-5);
+        CHECK_NEAR(m2[1], 10 * step * xv[5], 1e-5);
+        CHECK_NEAR(col[0], step * xv[2], 1e-6);
+        CHECK_NEAR(col[1], step * xv[5], 1e-6);
+    }
+    mil_state_free(st);
+    mil_component_free(c);
+}
+
 /* slice_update on a state read: in place only when the next use of the state writes it.
  * Here a second read comes first (it must see the old value), and another function
  * updates without writing back (the state must not change). */
@@ -333,6 +377,7 @@ int main(void)
     }
     RUN(kv_state_in_place_shared_no_alloc);
     RUN(state_read_before_write_sees_old_value);
+    RUN(slice_views_of_state);
     RUN(state_update_in_place_only_before_a_write);
     RUN(state_extend_and_unknown_op_place);
     char cmd[400];
