@@ -47,6 +47,8 @@ typedef struct mx_val {
     int def, last;   /* op index of the definition (-1 params/literals) and last use */
     int64_t off;     /* ARENA: offset in the activation arena */
     int is_state_param;
+    const struct mx_step *tile; /* a tile (or a view of one) that is never materialized:
+                                 * the data is the tile's input; only matmul reads it */
     struct mx_kw *kw; /* CONST projection weight kept in its stored (compressed) form:
                        * data may be NULL until mx_materialize */
 } mx_val;

@@ -41,7 +41,22 @@ typedef struct mm_aux {
     int br;                /* batch rank */
     int64_t bshape[MIL_MAX_RANK];
     int fast;              /* fp16/fp32 operands: through the matrix kernels */
+    int tr;                /* y is an unmaterialized tile of rank tr (0: it is not) */
+    int64_t tshape[MIL_MAX_RANK], t0shape[MIL_MAX_RANK]; /* the tile's output and input */
 } mm_aux;
+
+/* Matrix index into an unmaterialized tile's input for matrix yb of the tile's output. */
+static int64_t tile_source(const mm_aux *a, int64_t yb)
+{
+    int64_t src = 0, mul = 1;
+    for (int d = a->tr - 3; d >= 0; d--) {
+        int64_t i = yb % a->tshape[d];
+        yb /= a->tshape[d];
+        src += (a->t0shape[d] == 1 ? 0 : i) * mul;
+        mul *= a->t0shape[d];
+    }
+    return src;
+}
 
 static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
 {
@@ -93,6 +108,14 @@ static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
     a->fast = (x->dt == MIL_DT_FP16 || x->dt == MIL_DT_FP32) &&
               (y->dt == MIL_DT_FP16 || y->dt == MIL_DT_FP32) &&
               (o->dt == MIL_DT_FP16 || o->dt == MIL_DT_FP32) && M > 0 && N > 0 && K > 0;
+    if (y->tile) {
+        const mx_val *t = y->tile->out[0], *t0 = y->tile->in[0][0];
+        if (!a->fast || t->rank < 3)
+            return mx_op_error(s, err, "an unmaterialized tile feeds a matmul without the kernel path");
+        a->tr = t->rank;
+        memcpy(a->tshape, t->shape, sizeof a->tshape);
+        memcpy(a->t0shape, t0->shape, sizeof a->t0shape);
+    }
     if (a->fast) /* activations, plus y transposed to [N][K] when it is [K][N] */
         s->scratch = kn_act_bytes(M, K) + 128 + (a->ty ? 0 : (size_t)(N * K) * mil_dtype_size(y->dt));
     else
@@ -174,6 +197,8 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
         xo *= M * K;
         yo *= K * N;
         if (a->fast) {
+            if (a->tr)
+                yo = tile_source(a, yo / (K * N)) * K * N;
             matmul_fast(c, s, xo, yo, b * M * N);
             goto next;
         }

@@ -376,9 +376,54 @@ static int run_split(mx_ctx *c, const mx_step *s)
 
 /* ---- tile ---- */
 
+static int is_float_dt(mil_dtype dt) { return dt == MIL_DT_FP16 || dt == MIL_DT_FP32; }
+
+/* Whether every use of value id (defined by op i) is the y of a float matmul, either
+ * directly or through one reshape that keeps the last two dims (last2). Grouped-query
+ * attention repeats the KV heads with tile → reshape → matmul; matmul can read the
+ * unrepeated heads instead, so the repeat never needs to be written. */
+static int feeds_matmul_y_only(const mil_function *fn, int i, int id, const int64_t *last2, int depth)
+{
+    int uses = 0;
+    for (int o = 0; o < fn->n_outputs; o++)
+        if (fn->outputs[o] == id)
+            return 0;
+    for (int j = i + 1; j < fn->n_ops; j++) {
+        const mil_op *u = &fn->ops[j];
+        for (int k = 0; k < u->n_inputs; k++)
+            for (int b = 0; b < u->inputs[k].n_bindings; b++) {
+                if (u->inputs[k].bindings[b].value != id)
+                    continue;
+                uses++;
+                if (!strcmp(u->type, "matmul") && !strcmp(u->inputs[k].name, "y")) {
+                    const mil_type *ot = &fn->values[u->outputs[0]].type;
+                    int xv = -1;
+                    for (int q = 0; q < u->n_inputs; q++)
+                        if (!strcmp(u->inputs[q].name, "x") && u->inputs[q].n_bindings == 1)
+                            xv = u->inputs[q].bindings[0].value;
+                    if (u->n_outputs != 1 || xv < 0 || !is_float_dt(ot->dtype) ||
+                        !is_float_dt(fn->values[xv].type.dtype))
+                        return 0;
+                    continue;
+                }
+                if (depth == 0 && !strcmp(u->type, "reshape") && !strcmp(u->inputs[k].name, "x") &&
+                    u->n_outputs == 1) {
+                    int rid = u->outputs[0];
+                    const mil_type *rt = &fn->values[rid].type;
+                    if (rt->rank < 3 || rt->dims[rt->rank - 2] != last2[0] ||
+                        rt->dims[rt->rank - 1] != last2[1] ||
+                        !feeds_matmul_y_only(fn, j, rid, last2, 1))
+                        return 0;
+                    continue;
+                }
+                return 0;
+            }
+    }
+    return uses > 0;
+}
+
 static int infer_tile(mx_plan *p, mx_step *s, an_error *err)
 {
-    (void)p;
     if (need_x(s, err))
         return -1;
     mx_val *x = mx_in(s, 0), *o = s->out[0];
@@ -393,6 +438,14 @@ static int infer_tile(mx_plan *p, mx_step *s, an_error *err)
         if (reps[d] < 0)
             return mx_op_error(s, err, "negative reps");
         o->shape[d] *= reps[d];
+    }
+    /* repeats along size-1 batch axes only, consumed only by matmul: not materialized */
+    int lazy = n >= 3 && reps[n - 1] == 1 && reps[n - 2] == 1 && is_float_dt(x->dt) && s->op;
+    for (int d = 0; d < n - 2 && lazy; d++)
+        lazy = reps[d] == 1 || x->shape[d] == 1;
+    if (lazy && feeds_matmul_y_only(p->fn, s->index, s->op->outputs[0], o->shape + n - 2, 0)) {
+        s->view = 1;
+        o->tile = s;
     }
     return 0;
 }

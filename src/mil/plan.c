@@ -494,6 +494,8 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
         if (s->def->flags & MX_F_LITERAL) {
             /* bound by infer */
         } else if (is_view && mx_in(s, 0) && mx_in(s, 0)->kind == MX_CONST) {
+            if (!s->out[0]->tile)
+                s->out[0]->tile = mx_in(s, 0)->tile;
             s->out[0]->kind = MX_CONST;
             s->out[0]->data = (char *)mx_in(s, 0)->data + s->view_off;
             s->in_place = 1;
@@ -502,6 +504,8 @@ static int plan_once(mil_component *c, mx_plan *p, an_error *err, int *conflict_
                 return -1;
         } else if (is_view) {
             mx_val *r = root_of(p, mx_in(s, 0));
+            if (!s->out[0]->tile)
+                s->out[0]->tile = mx_in(s, 0)->tile;
             s->out[0]->kind = MX_ALIAS;
             s->out[0]->root = r->id;
             s->out[0]->alias_off = (mx_in(s, 0)->kind == MX_ALIAS ? mx_in(s, 0)->alias_off : 0) +

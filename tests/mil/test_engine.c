@@ -7,6 +7,7 @@
  * Uses the llama-lut4-c2 test model (tests/fixtures) and small programs written here.
  */
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,71 @@ TEST(slice_views_of_state)
     mil_component_free(c);
 }
 
+/* Grouped-query attention: tile → reshape → matmul reads the unrepeated heads (the tile
+ * is not materialized); results equal the plain definition, and equal those of the same
+ * program where the tile is also an output (materialized). */
+TEST(gqa_tile_not_materialized)
+{
+    static const char *prog =
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp32, [1, 6, 2, 4]> q, tensor<fp32, [2, 1, 3, 4]> kv) {\n"
+        "        tensor<fp32, [2, 3, 3, 4]> t = tile(x = kv, reps = tensor<int32, [4]>([1, 3, 1, 1]))[name = string(\"t\")];\n"
+        "        tensor<fp32, [1, 6, 3, 4]> k = reshape(x = t, shape = tensor<int32, [4]>([1, 6, 3, 4]))[name = string(\"k\")];\n"
+        "        tensor<fp32, [1, 6, 2, 3]> sc = matmul(x = q, y = k, transpose_x = bool(false), transpose_y = bool(true))[name = string(\"sc\")];\n"
+        "        tensor<fp32, [1, 6, 3, 2]> st = transpose(x = sc, perm = tensor<int32, [4]>([0, 1, 3, 2]))[name = string(\"st\")];\n"
+        "        tensor<fp32, [1, 6, 2, 4]> av = matmul(x = sc, y = k, transpose_x = bool(false), transpose_y = bool(false))[name = string(\"av\")];\n"
+        "    } -> (sc, av%s);\n}\n";
+    char text[2][4096];
+    snprintf(text[0], sizeof text[0], prog, "");
+    snprintf(text[1], sizeof text[1], prog, ", t");
+    float q[48], kv[24];
+    for (int i = 0; i < 48; i++)
+        q[i] = (float)((i * 37) % 11) / 8.0f - 0.6f;
+    for (int i = 0; i < 24; i++)
+        kv[i] = (float)((i * 17) % 13) / 6.0f - 1.0f;
+    /* head h of the repeated keys is kv head h / 3 */
+    float want_sc[36], want_av[48];
+    for (int h = 0; h < 6; h++)
+        for (int m = 0; m < 2; m++) {
+            for (int n = 0; n < 3; n++) {
+                double acc = 0;
+                for (int d = 0; d < 4; d++)
+                    acc += (double)q[(h * 2 + m) * 4 + d] * kv[((h / 3) * 3 + n) * 4 + d];
+                want_sc[(h * 2 + m) * 3 + n] = (float)acc;
+            }
+        }
+    for (int h = 0; h < 6; h++)
+        for (int m = 0; m < 2; m++)
+            for (int d = 0; d < 4; d++) {
+                double acc = 0;
+                for (int n = 0; n < 3; n++)
+                    acc += (double)want_sc[(h * 2 + m) * 3 + n] * kv[((h / 3) * 3 + n) * 4 + d];
+                want_av[(h * 2 + m) * 4 + d] = (float)acc;
+            }
+    for (int v = 0; v < 2; v++) {
+        an_error err = {{0}};
+        mil_component *c = load_text(v ? "gqa_t" : "gqa", text[v], &err);
+        if (!c)
+            fprintf(stderr, "%s\n", err.msg);
+        REQUIRE(c);
+        mil_named_tensor in[2] = {{"q", {MIL_DT_FP32, 4, {1, 6, 2, 4}, q}},
+                                  {"kv", {MIL_DT_FP32, 4, {2, 1, 3, 4}, kv}}};
+        const mil_named_tensor *out;
+        int n_out;
+        REQUIRE(mil_predict(c, NULL, 2, in, NULL, &out, &n_out, &err) == 0);
+        REQUIRE(n_out == 2 + v);
+        double e = 0;
+        for (int i = 0; i < 36; i++)
+            e = fmax(e, fabs(((const float *)out[0].t.data)[i] - want_sc[i]));
+        for (int i = 0; i < 48; i++)
+            e = fmax(e, fabs(((const float *)out[1].t.data)[i] - want_av[i]));
+        CHECK(e < 1e-4);
+        if (v) /* the materialized tile: kv head h/3 repeated */
+            CHECK_NEAR(((const float *)out[2].t.data)[(1 * 3 + 2) * 12 + 5], kv[(1 * 3 + 1) * 4 + 1], 0);
+        mil_component_free(c);
+    }
+}
+
 /* slice_update on a state read: in place only when the next use of the state writes it.
  * Here a second read comes first (it must see the old value), and another function
  * updates without writing back (the state must not change). */
@@ -378,6 +444,7 @@ int main(void)
     RUN(kv_state_in_place_shared_no_alloc);
     RUN(state_read_before_write_sees_old_value);
     RUN(slice_views_of_state);
+    RUN(gqa_tile_not_materialized);
     RUN(state_update_in_place_only_before_a_write);
     RUN(state_extend_and_unknown_op_place);
     char cmd[400];
