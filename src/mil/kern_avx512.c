@@ -29,6 +29,8 @@
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline)) TGT
+/* Register arrays stay in registers only when their loops are fully unrolled. */
+#define UNROLL _Pragma("GCC unroll 16")
 
 enum { D32, D16, L4, L6, L8 };
 
@@ -97,6 +99,16 @@ static const void *row_of(int code, const kn_weight *w, int64_t n)
     return (const uint8_t *)w->data + n * w->K * w->bits / 8;
 }
 
+/* Decode streams one row after another; the hardware prefetcher alone leaves the loads
+ * waiting, so ask for the bytes PF ahead (past the row end is the next row). */
+#define PF 1024
+INL void prefetch(int code, const void *row, int64_t k)
+{
+    const char *b = row;
+    int64_t off = code == D32 ? k * 4 : code == D16 ? k * 2 : code == L4 ? k / 2 : code == L6 ? k / 4 * 3 : k;
+    _mm_prefetch(b + off + PF, _MM_HINT_T0);
+}
+
 /* ---- fp32 path ---- */
 
 typedef struct pal {
@@ -121,30 +133,32 @@ INL pal pal_load(int code, const kn_prep *pr, int64_t p)
     return r;
 }
 
-/* Weights [k, k+16) of a row. */
-INL __m512 dec16(int code, const void *row, int64_t k, const pal *P, const consts *C)
+/* Bytes of one 16-weight block. */
+static inline int blk16(int code) { return code == D32 ? 64 : code == D16 ? 32 : code == L4 ? 8 : code == L6 ? 12 : 16; }
+
+/* The 16 weights of the block at b. */
+INL __m512 dec16(int code, const uint8_t *b, const pal *P, const consts *C)
 {
-    const uint8_t *b = row;
     switch (code) {
     case D32:
-        return _mm512_loadu_ps((const float *)row + k);
+        return _mm512_loadu_ps(b);
     case D16:
-        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k)));
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b));
     case L4: {
         uint64_t v;
-        memcpy(&v, b + k / 2, 8);
+        memcpy(&v, b, 8);
         __m512i d = _mm512_multishift_epi64_epi8(C->sh4, _mm512_set1_epi64((long long)v));
         return _mm512_permutexvar_ps(d, P->t0);
     }
     case L6: {
-        __m512i z = _mm512_zextsi128_si512(_mm_maskz_loadu_epi8(0x0fff, b + k / 8 * 6));
+        __m512i z = _mm512_zextsi128_si512(_mm_maskz_loadu_epi8(0x0fff, b));
         __m512i d = _mm512_multishift_epi64_epi8(C->sh6, _mm512_permutexvar_epi8(C->pb6, z));
         __m512 lo = _mm512_permutex2var_ps(P->t0, d, P->t1);
         __m512 hi = _mm512_permutex2var_ps(P->t2, d, P->t3);
         return _mm512_mask_blend_ps(_mm512_test_epi32_mask(d, _mm512_set1_epi32(32)), lo, hi);
     }
     default: {
-        __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + k)));
+        __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b));
         return _mm512_i32gather_ps(d, P->f, 4);
     }
     }
@@ -164,34 +178,54 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
 {
     int64_t K = w->K, gk = code >= L4 ? w->gk : K, kp = K / gk;
     const void *row = row_of(code, w, n);
-    __m512 acc[4][2];
+    __m512 acc[4][4];
+    UNROLL
     for (int m = 0; m < 4; m++)
-        acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+        acc[m][0] = acc[m][1] = acc[m][2] = acc[m][3] = _mm512_setzero_ps();
     for (int64_t s = 0; s < kp; s++) {
         pal P = pal_load(code, pr, code >= L4 ? (n / w->gn) * kp + s : 0);
         int64_t k = s * gk, ke = k + gk, kf = k + (gk & ~(int64_t)15);
-        for (; k + 32 <= kf; k += 32) {
-            __m512 w0 = dec16(code, row, k, &P, C), w1 = dec16(code, row, k + 16, &P, C);
+        /* four independent accumulators per row hide the FMA latency */
+        const int bb = blk16(code);
+        const uint8_t *bp = (const uint8_t *)row + k / 16 * bb;
+        const float *xk[4];
+        UNROLL
+        for (int m = 0; m < 4; m++)
+            xk[m] = xr[m] + k;
+        for (; k + 64 <= kf; k += 64, bp += 4 * bb) {
+            _mm_prefetch((const char *)bp + PF, _MM_HINT_T0);
+            __m512 wv[4];
+            UNROLL
+            for (int j = 0; j < 4; j++)
+                wv[j] = dec16(code, bp + j * bb, &P, C);
+            UNROLL
             for (int m = 0; m < MB; m++) {
-                acc[m][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xr[m] + k), acc[m][0]);
-                acc[m][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xr[m] + k + 16), acc[m][1]);
+                UNROLL
+                for (int j = 0; j < 4; j++)
+                    acc[m][j] = _mm512_fmadd_ps(wv[j], _mm512_loadu_ps(xk[m] + 16 * j), acc[m][j]);
+                xk[m] += 64;
             }
         }
-        if (k < kf) {
-            __m512 w0 = dec16(code, row, k, &P, C);
-            for (int m = 0; m < MB; m++)
-                acc[m][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xr[m] + k), acc[m][0]);
-            k += 16;
+        for (; k < kf; k += 16, bp += bb) {
+            __m512 w0 = dec16(code, bp, &P, C);
+            UNROLL
+            for (int m = 0; m < MB; m++) {
+                acc[m][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xk[m]), acc[m][0]);
+                xk[m] += 16;
+            }
         }
         if (k < ke) {
             __mmask16 mk = (__mmask16)((1u << (ke - k)) - 1);
             __m512 w0 = dec_tail(code, row, k, mk);
+            UNROLL
             for (int m = 0; m < MB; m++)
                 acc[m][0] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(mk, xr[m] + k), acc[m][0]);
         }
     }
+    UNROLL
     for (int m = 0; m < MB; m++)
-        out[m] = _mm512_reduce_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]));
+        out[m] = _mm512_reduce_add_ps(
+            _mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3])));
 }
 
 INL void f32_gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
@@ -204,6 +238,7 @@ INL void f32_gemv(int code, const kn_weight *w, const kn_act *a, const float *bi
         for (int64_t m0 = 0; m0 < a->M; m0 += 4) {
             int mb = a->M - m0 < 4 ? (int)(a->M - m0) : 4;
             const float *xr[4];
+            UNROLL
             for (int m = 0; m < 4; m++)
                 xr[m] = a->x + (m0 + (m < mb ? m : 0)) * a->K;
             float out[4];
@@ -223,13 +258,16 @@ INL void f32_gemv(int code, const kn_weight *w, const kn_act *a, const float *bi
 INL __m512 hsum16_ps(const __m512 *a)
 {
     __m512 b[8], c[4], d[2];
+    UNROLL
     for (int i = 0; i < 8; i++)
         b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]),
                              _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+    UNROLL
     for (int i = 0; i < 4; i++)
         c[i] = _mm512_add_ps(
             _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))),
             _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))));
+    UNROLL
     for (int i = 0; i < 2; i++)
         d[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0x88),
                              _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0xdd));
@@ -239,12 +277,15 @@ INL __m512 hsum16_ps(const __m512 *a)
 INL __m512i hsum16_epi32(const __m512i *a)
 {
     __m512i b[8], c[4], d[2];
+    UNROLL
     for (int i = 0; i < 8; i++)
         b[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]),
                                 _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]));
+    UNROLL
     for (int i = 0; i < 4; i++)
         c[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(b[2 * i], b[2 * i + 1]),
                                 _mm512_unpackhi_epi64(b[2 * i], b[2 * i + 1]));
+    UNROLL
     for (int i = 0; i < 2; i++)
         d[i] = _mm512_add_epi32(_mm512_shuffle_i32x4(c[2 * i], c[2 * i + 1], 0x88),
                                 _mm512_shuffle_i32x4(c[2 * i], c[2 * i + 1], 0xdd));
@@ -257,6 +298,7 @@ INL void f32_tile(int code, const kn_weight *w, const kn_prep *pr, const consts 
                   int64_t n1, int64_t kc0, int64_t kc1, float *tile)
 {
     int64_t gk = code >= L4 ? w->gk : w->K, kp = w->K / gk;
+    UNROLL
     for (int r = 0; r < NR; r++) {
         int64_t n = nb + r < n1 ? nb + r : n1 - 1;
         const void *row = row_of(code, w, n);
@@ -266,7 +308,7 @@ INL void f32_tile(int code, const kn_weight *w, const kn_prep *pr, const consts 
             int64_t s = k / gk, se = (s + 1) * gk < kc1 ? (s + 1) * gk : kc1;
             pal P = pal_load(code, pr, code >= L4 ? (n / w->gn) * kp + s : 0);
             for (; k + 16 <= se; k += 16)
-                _mm512_storeu_ps(t + k, dec16(code, row, k, &P, C));
+                _mm512_storeu_ps(t + k, dec16(code, (const uint8_t *)row + k / 16 * blk16(code), &P, C));
             if (k < se) { /* dense tail only */
                 __mmask16 mk = (__mmask16)((1u << (se - k)) - 1);
                 _mm512_storeu_ps(t + k, dec_tail(code, row, k, mk));
@@ -296,25 +338,32 @@ INL void f32_gemm(int code, const kn_weight *w, const kn_act *a, const float *bi
                 __mmask16 mk = (__mmask16)((1u << (len - lf)) - 1);
                 for (int64_t m0 = ms; m0 < me; m0 += MR) {
                     const float *xp[MR];
+                    UNROLL
                     for (int i = 0; i < MR; i++)
                         xp[i] = a->x + (m0 + i < me ? m0 + i : me - 1) * K + kc0;
                     __m512 c[MR * NR];
+                    UNROLL
                     for (int i = 0; i < MR * NR; i++)
                         c[i] = _mm512_setzero_ps();
                     int64_t k = 0;
                     for (; k < lf; k += 16) {
                         __m512 wv[NR];
+                        UNROLL
                         for (int r = 0; r < NR; r++)
                             wv[r] = _mm512_load_ps(tile + r * KC + k);
+                        UNROLL
                         for (int i = 0; i < MR; i++) {
                             __m512 xv = _mm512_loadu_ps(xp[i] + k);
+                            UNROLL
                             for (int r = 0; r < NR; r++)
                                 c[i * NR + r] = _mm512_fmadd_ps(xv, wv[r], c[i * NR + r]);
                         }
                     }
                     if (k < len) {
+                        UNROLL
                         for (int i = 0; i < MR; i++) {
                             __m512 xv = _mm512_maskz_loadu_ps(mk, xp[i] + k);
+                            UNROLL
                             for (int r = 0; r < NR; r++)
                                 c[i * NR + r] = _mm512_fmadd_ps(xv, _mm512_load_ps(tile + r * KC + k), c[i * NR + r]);
                         }
@@ -322,6 +371,7 @@ INL void f32_gemm(int code, const kn_weight *w, const kn_act *a, const float *bi
                     float s[MR * NR];
                     _mm512_storeu_ps(s, hsum16_ps(c));
                     for (int i = 0; i < MR && m0 + i < me; i++)
+                        UNROLL
                         for (int r = 0; r < NR; r++)
                             part[m0 + i - ms][r] += s[i * NR + r];
                 }
@@ -369,6 +419,7 @@ INL void i8_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const 
     const int8_t *w8row = pr->w8 ? pr->w8 + n * K : NULL;
     const int8_t *q[4];
     const int32_t *qs[4];
+    UNROLL
     for (int m = 0; m < 4; m++) {
         int64_t mm = m0 + (m < MB ? m : 0);
         q[m] = a->q + mm * a->Kp;
@@ -379,11 +430,14 @@ INL void i8_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const 
         int64_t p = (n / w->gn) * kp + s;
         __m512i tbl = tbl_load(code, pr, p);
         __m512i acc[4][2];
+        UNROLL
         for (int m = 0; m < 4; m++)
             acc[m][0] = acc[m][1] = _mm512_setzero_si512();
         int64_t k = s * gk, ke = k + gk;
         for (; k + 128 <= ke; k += 128) {
+            prefetch(code, pr->w8 ? (const void *)w8row : row, k);
             __m512i w0 = dec64(code, row, w8row, k, tbl, C), w1 = dec64(code, row, w8row, k + 64, tbl, C);
+            UNROLL
             for (int m = 0; m < MB; m++) {
                 acc[m][0] = _mm512_dpbusd_epi32(acc[m][0], w0, _mm512_loadu_si512(q[m] + k));
                 acc[m][1] = _mm512_dpbusd_epi32(acc[m][1], w1, _mm512_loadu_si512(q[m] + k + 64));
@@ -391,15 +445,18 @@ INL void i8_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const 
         }
         if (k < ke) {
             __m512i w0 = dec64(code, row, w8row, k, tbl, C);
+            UNROLL
             for (int m = 0; m < MB; m++)
                 acc[m][0] = _mm512_dpbusd_epi32(acc[m][0], w0, _mm512_loadu_si512(q[m] + k));
         }
+        UNROLL
         for (int m = 0; m < MB; m++) {
             int64_t xs = (int64_t)qs[m][ke / 64] - qs[m][s * gk / 64];
             int64_t is = (int64_t)_mm512_reduce_add_epi32(_mm512_add_epi32(acc[m][0], acc[m][1])) - 128 * xs;
             f[m] += pr->qscale[p] * (float)is;
         }
     }
+    UNROLL
     for (int m = 0; m < MB; m++)
         out[m] = f[m];
 }
@@ -437,6 +494,7 @@ INL void i8_gemm(int code, const kn_weight *w, const kn_act *a, const float *bia
     for (int64_t nb = n0; nb < n1; nb += NR) {
         int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
         int64_t rn[NR];
+        UNROLL
         for (int r = 0; r < NR; r++)
             rn[r] = nb + r < n1 ? nb + r : n1 - 1;
         for (int64_t ms = 0; ms < M; ms += MSB) {
@@ -445,6 +503,7 @@ INL void i8_gemm(int code, const kn_weight *w, const kn_act *a, const float *bia
             for (int64_t kc0 = 0; kc0 < K;) {
                 int64_t s = kc0 / gk, se = (s + 1) * gk, kc1 = kc0 + KC < se ? kc0 + KC : se;
                 float sc[NR];
+                UNROLL
                 for (int r = 0; r < NR; r++) {
                     int64_t p = (rn[r] / w->gn) * kp + s;
                     sc[r] = pr->qscale[p];
@@ -457,6 +516,7 @@ INL void i8_gemm(int code, const kn_weight *w, const kn_act *a, const float *bia
                 for (int64_t m0 = ms; m0 < me; m0 += MR) {
                     const int8_t *xp[MR];
                     int64_t xs[MR];
+                    UNROLL
                     for (int i = 0; i < MR; i++) {
                         int64_t mm = m0 + i < me ? m0 + i : me - 1;
                         xp[i] = a->q + mm * a->Kp + kc0;
@@ -464,14 +524,18 @@ INL void i8_gemm(int code, const kn_weight *w, const kn_act *a, const float *bia
                         xs[i] = (int64_t)ps[kc1 / 64] - ps[kc0 / 64];
                     }
                     __m512i c[MR * NR];
+                    UNROLL
                     for (int i = 0; i < MR * NR; i++)
                         c[i] = _mm512_setzero_si512();
                     for (int64_t k = 0; k < kc1 - kc0; k += 64) {
                         __m512i wv[NR];
+                        UNROLL
                         for (int r = 0; r < NR; r++)
                             wv[r] = _mm512_load_si512(tile + r * KC + k);
+                        UNROLL
                         for (int i = 0; i < MR; i++) {
                             __m512i xv = _mm512_loadu_si512(xp[i] + k);
+                            UNROLL
                             for (int r = 0; r < NR; r++)
                                 c[i * NR + r] = _mm512_dpbusd_epi32(c[i * NR + r], wv[r], xv);
                         }
@@ -479,6 +543,7 @@ INL void i8_gemm(int code, const kn_weight *w, const kn_act *a, const float *bia
                     int32_t sum[MR * NR];
                     _mm512_storeu_si512(sum, hsum16_epi32(c));
                     for (int i = 0; i < MR && m0 + i < me; i++)
+                        UNROLL
                         for (int r = 0; r < NR; r++)
                             part[m0 + i - ms][r] += sc[r] * (float)((int64_t)sum[i * NR + r] - 128 * xs[i]);
                 }
