@@ -172,9 +172,9 @@ INL __m512 dec_tail(int code, const void *row, int64_t k, __mmask16 mk)
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, (const uint16_t *)row + k));
 }
 
-/* out[m] = row n of W . X row m, for MB <= 4 rows xr[]. */
+/* out[16 m]: a vector whose lanes sum to row n of W . X row m, for MB <= 4 rows xr[]. */
 INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const consts *C,
-                  const float *const *xr, int64_t n, float *out)
+                  const float *const *xr, int64_t n, __m512 *out)
 {
     int64_t K = w->K, gk = code >= L4 ? w->gk : K, kp = K / gk;
     const void *row = row_of(code, w, n);
@@ -224,34 +224,7 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
     }
     UNROLL
     for (int m = 0; m < MB; m++)
-        out[m] = _mm512_reduce_add_ps(
-            _mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3])));
-}
-
-INL void f32_gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
-                  int64_t ym, int64_t yn, int64_t n0, int64_t n1)
-{
-    const kn_prep *pr = w->prep;
-    consts C = consts_load();
-    for (int64_t n = n0; n < n1; n++) {
-        float bn = bias ? bias[n] : 0.0f;
-        for (int64_t m0 = 0; m0 < a->M; m0 += 4) {
-            int mb = a->M - m0 < 4 ? (int)(a->M - m0) : 4;
-            const float *xr[4];
-            UNROLL
-            for (int m = 0; m < 4; m++)
-                xr[m] = a->x + (m0 + (m < mb ? m : 0)) * a->K;
-            float out[4];
-            switch (mb) {
-            case 1: f32_rows(code, 1, w, pr, &C, xr, n, out); break;
-            case 2: f32_rows(code, 2, w, pr, &C, xr, n, out); break;
-            case 3: f32_rows(code, 3, w, pr, &C, xr, n, out); break;
-            default: f32_rows(code, 4, w, pr, &C, xr, n, out); break;
-            }
-            for (int m = 0; m < mb; m++)
-                kn_store(y, y_f16, (m0 + m) * ym + n * yn, out[m] + bn);
-        }
-    }
+        out[16 * m] = _mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]));
 }
 
 /* Sixteen horizontal sums at once: lane i of the result is the sum of a[i]. */
@@ -290,6 +263,61 @@ INL __m512i hsum16_epi32(const __m512i *a)
         d[i] = _mm512_add_epi32(_mm512_shuffle_i32x4(c[2 * i], c[2 * i + 1], 0x88),
                                 _mm512_shuffle_i32x4(c[2 * i], c[2 * i + 1], 0xdd));
     return _mm512_add_epi32(_mm512_shuffle_i32x4(d[0], d[1], 0x88), _mm512_shuffle_i32x4(d[0], d[1], 0xdd));
+}
+
+/* Y(m, nb .. nb+ng) = lanes of v (+ bias), 16 outputs at once when they are contiguous. */
+INL void store16(void *y, int y_f16, int64_t off, int64_t yn, __m512 v, const float *bias, int64_t nb, int ng)
+{
+    __mmask16 mk = (__mmask16)((1u << ng) - 1);
+    if (bias)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, bias + nb));
+    if (yn == 1) {
+        if (y_f16)
+            _mm256_mask_storeu_epi16((uint16_t *)y + off, mk,
+                                     _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        else
+            _mm512_mask_storeu_ps((float *)y + off, mk, v);
+        return;
+    }
+    float t[16];
+    _mm512_storeu_ps(t, v);
+    for (int r = 0; r < ng; r++)
+        kn_store(y, y_f16, off + r * yn, t[r]);
+}
+
+/* Rows in groups of 16, so that one transposing reduction finishes 16 outputs (the same
+ * reduction for every row, so results do not depend on how callers split N). */
+INL void f32_gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                  int64_t ym, int64_t yn, int64_t n0, int64_t n1)
+{
+    const kn_prep *pr = w->prep;
+    consts C = consts_load();
+    __m512 v[4][16];
+    for (int64_t nb = n0; nb < n1; nb += 16) {
+        int ng = n1 - nb < 16 ? (int)(n1 - nb) : 16;
+        for (int64_t m0 = 0; m0 < a->M; m0 += 4) {
+            int mb = a->M - m0 < 4 ? (int)(a->M - m0) : 4;
+            const float *xr[4];
+            UNROLL
+            for (int m = 0; m < 4; m++)
+                xr[m] = a->x + (m0 + (m < mb ? m : 0)) * a->K;
+            for (int r = 0; r < 16; r++) {
+                if (r >= ng) {
+                    for (int m = 0; m < 4; m++)
+                        v[m][r] = _mm512_setzero_ps();
+                    continue;
+                }
+                switch (mb) {
+                case 1: f32_rows(code, 1, w, pr, &C, xr, nb + r, &v[0][r]); break;
+                case 2: f32_rows(code, 2, w, pr, &C, xr, nb + r, &v[0][r]); break;
+                case 3: f32_rows(code, 3, w, pr, &C, xr, nb + r, &v[0][r]); break;
+                default: f32_rows(code, 4, w, pr, &C, xr, nb + r, &v[0][r]); break;
+                }
+            }
+            for (int m = 0; m < mb; m++)
+                store16(y, y_f16, (m0 + m) * ym + nb * yn, yn, hsum16_ps(v[m]), bias, nb, ng);
+        }
+    }
 }
 
 /* Decode columns [kc0, kc1) of rows nb.. (clamped to n1-1) into tile[NR][KC], zero padded
@@ -412,7 +440,7 @@ INL __m512i dec64(int code, const void *row, const int8_t *w8row, int64_t k, __m
 }
 
 INL void i8_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const consts *C, const kn_act *a,
-                 int64_t m0, int64_t n, float *out)
+                 int64_t m0, int64_t n, __m512 *out)
 {
     int64_t K = w->K, gk = w->gk, kp = K / gk;
     const void *row = row_of(code, w, n);
@@ -425,7 +453,11 @@ INL void i8_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const 
         q[m] = a->q + mm * a->Kp;
         qs[m] = kn_qsum_row(a, mm);
     }
-    float f[4] = {0, 0, 0, 0};
+    __m512 f[4];
+    float corr[4] = {0, 0, 0, 0};
+    UNROLL
+    for (int m = 0; m < 4; m++)
+        f[m] = _mm512_setzero_ps();
     for (int64_t s = 0; s < kp; s++) {
         int64_t p = (n / w->gn) * kp + s;
         __m512i tbl = tbl_load(code, pr, p);
@@ -451,14 +483,16 @@ INL void i8_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const 
         }
         UNROLL
         for (int m = 0; m < MB; m++) {
+            /* lanes stay below 2^24 for gk <= 4096 (exact in fp32); beyond, a relative 2^-24 */
             int64_t xs = (int64_t)qs[m][ke / 64] - qs[m][s * gk / 64];
-            int64_t is = (int64_t)_mm512_reduce_add_epi32(_mm512_add_epi32(acc[m][0], acc[m][1])) - 128 * xs;
-            f[m] += pr->qscale[p] * (float)is;
+            __m512 sc = _mm512_set1_ps(pr->qscale[p]);
+            f[m] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(_mm512_add_epi32(acc[m][0], acc[m][1])), f[m]);
+            corr[m] += pr->qscale[p] * (float)(-128 * xs);
         }
     }
     UNROLL
     for (int m = 0; m < MB; m++)
-        out[m] = f[m];
+        out[16 * m] = _mm512_mask_add_ps(f[m], 1, f[m], _mm512_set1_ps(corr[m]));
 }
 
 INL void i8_gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
@@ -466,19 +500,27 @@ INL void i8_gemv(int code, const kn_weight *w, const kn_act *a, const float *bia
 {
     const kn_prep *pr = w->prep;
     consts C = consts_load();
-    for (int64_t n = n0; n < n1; n++) {
-        float bn = bias ? bias[n] : 0.0f;
+    __m512 v[4][16];
+    for (int64_t nb = n0; nb < n1; nb += 16) {
+        int ng = n1 - nb < 16 ? (int)(n1 - nb) : 16;
         for (int64_t m0 = 0; m0 < a->M; m0 += 4) {
             int mb = a->M - m0 < 4 ? (int)(a->M - m0) : 4;
-            float out[4];
-            switch (mb) {
-            case 1: i8_rows(code, 1, w, pr, &C, a, m0, n, out); break;
-            case 2: i8_rows(code, 2, w, pr, &C, a, m0, n, out); break;
-            case 3: i8_rows(code, 3, w, pr, &C, a, m0, n, out); break;
-            default: i8_rows(code, 4, w, pr, &C, a, m0, n, out); break;
+            for (int r = 0; r < 16; r++) {
+                if (r >= ng) {
+                    for (int m = 0; m < 4; m++)
+                        v[m][r] = _mm512_setzero_ps();
+                    continue;
+                }
+                switch (mb) {
+                case 1: i8_rows(code, 1, w, pr, &C, a, m0, nb + r, &v[0][r]); break;
+                case 2: i8_rows(code, 2, w, pr, &C, a, m0, nb + r, &v[0][r]); break;
+                case 3: i8_rows(code, 3, w, pr, &C, a, m0, nb + r, &v[0][r]); break;
+                default: i8_rows(code, 4, w, pr, &C, a, m0, nb + r, &v[0][r]); break;
+                }
             }
             for (int m = 0; m < mb; m++)
-                kn_store(y, y_f16, (m0 + m) * ym + n * yn, out[m] * a->qscale[m0 + m] + bn);
+                store16(y, y_f16, (m0 + m) * ym + nb * yn, yn,
+                        _mm512_mul_ps(hsum16_ps(v[m]), _mm512_set1_ps(a->qscale[m0 + m])), bias, nb, ng);
         }
     }
 }
