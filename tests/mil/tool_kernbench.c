@@ -8,9 +8,18 @@
  * combination it prints the time per call, the weight bytes streamed per second (the
  * stored form: packed indices + palettes, or fp16) and GFLOP/s (2 M N K per call).
  * Enough copies of each weight are cycled through (>= 64 MB) that decode reads them from
- * memory, not cache. The first line is the machine's streaming read bandwidth.
+ * memory, not cache (KERNBENCH_CACHED=1: one copy, the kernel's own speed). The first
+ * line is the machine's streaming read bandwidth.
+ *
+ *   tool_kernbench -a
+ *
+ * measures accuracy instead: the int8 and fp32 paths against the double reference on
+ * LUT4/6/8 weights with gaussian palettes (per-16-row groups, as ANEMLL makes them), for
+ * gaussian activations and for activations with a few large outlier channels (as LLM
+ * hidden states have): relative L2 error ||y - ref|| / ||ref|| and max |y - ref| / rms(ref).
  * Not run by make test.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +44,63 @@ static uint64_t rnd(void)
     rs ^= rs >> 7;
     rs ^= rs << 17;
     return rs;
+}
+
+static double gauss(void)
+{
+    double u = ((double)(rnd() >> 11) + 1) / 9007199254740993.0, v = (double)(rnd() >> 11) / 9007199254740992.0;
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static void accuracy(void)
+{
+    static const int BITS[] = {4, 6, 8};
+    int64_t N = 1024, K = 1024, M = 8, gn = 16;
+    printf("accuracy vs the double reference, N=%lld K=%lld, %lld activation rows, palettes per 16 rows\n",
+           (long long)N, (long long)K, (long long)M);
+    printf("%-5s %-9s %-4s %12s %12s\n", "bits", "x", "path", "rel L2", "max/rms");
+    for (int bi = 0; bi < 3; bi++) {
+        int bits = BITS[bi];
+        int64_t E = (int64_t)1 << bits, P = N / gn;
+        uint8_t *d = malloc((size_t)(N * K * bits / 8));
+        for (int64_t i = 0; i < N * K * bits / 8; i++)
+            d[i] = (uint8_t)rnd();
+        uint16_t *l = malloc((size_t)(P * E) * 2);
+        for (int64_t i = 0; i < P * E; i++)
+            l[i] = an_fp32_to_fp16((float)(gauss() * 0.02));
+        for (int outl = 0; outl < 2; outl++) {
+            float *x = malloc((size_t)(M * K) * sizeof(float));
+            for (int64_t i = 0; i < M * K; i++)
+                x[i] = (float)gauss() * (outl && (i % K) % 97 == 5 ? 30.0f : 1.0f);
+            float *ref = malloc((size_t)(M * N) * sizeof(float)), *y = malloc((size_t)(M * N) * sizeof(float));
+            kn_weight w = {.kind = KN_W_LUT, .N = N, .K = K, .data = d, .bits = bits, .lut = l, .gn = gn, .gk = K};
+            kn_matmul_ref(&w, x, M, NULL, ref);
+            for (int p = 0; p < 2; p++) {
+                an_error err = {{0}};
+                if (kn_prepare(&w, (kn_path)p, &err))
+                    return;
+                void *buf = NULL;
+                if (posix_memalign(&buf, 64, kn_act_bytes(M, K)))
+                    return;
+                kn_act a;
+                kn_act_prepare(&a, x, 0, M, K, K, 1, (kn_path)p, buf);
+                kn_matmul(&w, &a, NULL, y, 0, N, 1, 0, N);
+                double se = 0, sr = 0, mx = 0;
+                for (int64_t i = 0; i < M * N; i++) {
+                    double e = (double)y[i] - ref[i];
+                    se += e * e;
+                    sr += (double)ref[i] * ref[i];
+                    mx = fmax(mx, fabs(e));
+                }
+                printf("%-5d %-9s %-4s %12.3e %12.3e\n", bits, outl ? "outliers" : "gaussian", p ? "i8" : "f32",
+                       sqrt(se / sr), mx / sqrt(sr / (double)(M * N)));
+                kn_release(&w);
+                free(buf);
+            }
+            free(x), free(ref), free(y);
+        }
+        free(d), free(l);
+    }
 }
 
 static double read_bandwidth(void)
@@ -171,8 +237,11 @@ int main(int argc, char **argv)
     int64_t m_only = 0;
     double secs = 0.25;
     int opt;
-    while ((opt = getopt(argc, argv, "i:w:m:t:")) != -1) {
-        if (opt == 'i')
+    while ((opt = getopt(argc, argv, "ai:w:m:t:")) != -1) {
+        if (opt == 'a') {
+            accuracy();
+            return 0;
+        } else if (opt == 'i')
             isa_only = optarg;
         else if (opt == 'w')
             kind_only = optarg;
@@ -181,7 +250,7 @@ int main(int argc, char **argv)
         else if (opt == 't')
             secs = atof(optarg);
         else {
-            fprintf(stderr, "usage: tool_kernbench [-i ISA] [-w f16|lut4|lut6|lut8] [-m M] [-t SECONDS]\n");
+            fprintf(stderr, "usage: tool_kernbench [-a] [-i ISA] [-w f16|lut4|lut6|lut8] [-m M] [-t SECONDS]\n");
             return 2;
         }
     }
