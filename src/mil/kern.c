@@ -146,6 +146,10 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     size_t o_upal = o_qpal + (i8 ? align64(npe) : 0);
     size_t o_qs = o_upal + (i8 ? align64(npe) : 0);
     size_t o_w8 = o_qs + (i8 ? align64((size_t)P * sizeof(float)) : 0);
+    size_t o_p16 = o_w8;
+    int p16 = !i8 && b == 8 && !w->lut_f32;
+    if (p16)
+        o_w8 += align64(npe * sizeof(uint16_t));
     size_t total = o_w8;
     if (i8 && b == 8) {
         if ((uint64_t)w->N > ((uint64_t)1 << 40) / (uint64_t)w->K)
@@ -166,6 +170,10 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     pr->pal = (float *)(base + o_pal);
     for (size_t i = 0; i < npe; i++)
         pr->pal[i] = lut_entry(w, (int64_t)i);
+    if (p16) {
+        pr->pal16 = (uint16_t *)(base + o_p16);
+        memcpy(pr->pal16, w->lut, npe * sizeof(uint16_t));
+    }
     if (i8) {
         pr->qpal = (int8_t *)(base + o_qpal);
         pr->upal = (uint8_t *)(base + o_upal);

@@ -32,7 +32,9 @@
 /* Register arrays stay in registers only when their loops are fully unrolled. */
 #define UNROLL _Pragma("GCC unroll 16")
 
-enum { D32, D16, L4, L6, L8 };
+/* L8H: 8-bit indices into fp16 palettes, looked up as fp16 words by vpermt2w (the fp32
+ * path; with fp32 palettes L8 gathers). */
+enum { D32, D16, L4, L6, L8, L8H };
 
 #define NR 4
 #define MR 4
@@ -113,6 +115,7 @@ INL void prefetch(int code, const void *row, int64_t k)
 
 typedef struct pal {
     __m512 t0, t1, t2, t3;
+    __m512i h[8];
     const float *f;
 } pal;
 
@@ -130,7 +133,26 @@ INL pal pal_load(int code, const kn_prep *pr, int64_t p)
             r.t3 = _mm512_loadu_ps(r.f + 48);
         }
     }
+    UNROLL
+    for (int j = 0; j < 8; j++)
+        r.h[j] = code == L8H ? _mm512_loadu_si512(pr->pal16 + p * 256 + 32 * j) : _mm512_setzero_si512();
     return r;
+}
+
+/* L8H: the 32 weights of the 32 index bytes at b. Four vpermt2w cover the 256 fp16
+ * entries 64 at a time, index bits 6 and 7 pick among them, vcvtph2ps widens (exact). */
+INL void dec32h(const uint8_t *b, const pal *P, __m512 *w0, __m512 *w1)
+{
+    __m512i ix = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)b));
+    __m512i a0 = _mm512_permutex2var_epi16(P->h[0], ix, P->h[1]);
+    __m512i a1 = _mm512_permutex2var_epi16(P->h[2], ix, P->h[3]);
+    __m512i a2 = _mm512_permutex2var_epi16(P->h[4], ix, P->h[5]);
+    __m512i a3 = _mm512_permutex2var_epi16(P->h[6], ix, P->h[7]);
+    __mmask32 b6 = _mm512_test_epi16_mask(ix, _mm512_set1_epi16(64));
+    __mmask32 b7 = _mm512_test_epi16_mask(ix, _mm512_set1_epi16(128));
+    __m512i h = _mm512_mask_blend_epi16(b7, _mm512_mask_blend_epi16(b6, a0, a1), _mm512_mask_blend_epi16(b6, a2, a3));
+    *w0 = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+    *w1 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
 /* Bytes of one 16-weight block. */
@@ -195,9 +217,14 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
         for (; k + 64 <= kf; k += 64, bp += 4 * bb) {
             _mm_prefetch((const char *)bp + PF, _MM_HINT_T0);
             __m512 wv[4];
-            UNROLL
-            for (int j = 0; j < 4; j++)
-                wv[j] = dec16(code, bp + j * bb, &P, C);
+            if (code == L8H) {
+                dec32h(bp, &P, &wv[0], &wv[1]);
+                dec32h(bp + 32, &P, &wv[2], &wv[3]);
+            } else {
+                UNROLL
+                for (int j = 0; j < 4; j++)
+                    wv[j] = dec16(code, bp + j * bb, &P, C);
+            }
             UNROLL
             for (int m = 0; m < MB; m++) {
                 UNROLL
@@ -335,6 +362,13 @@ INL void f32_tile(int code, const kn_weight *w, const kn_prep *pr, const consts 
         while (k < kc1) {
             int64_t s = k / gk, se = (s + 1) * gk < kc1 ? (s + 1) * gk : kc1;
             pal P = pal_load(code, pr, code >= L4 ? (n / w->gn) * kp + s : 0);
+            if (code == L8H)
+                for (; k + 32 <= se; k += 32) {
+                    __m512 w0, w1;
+                    dec32h((const uint8_t *)row + k, &P, &w0, &w1);
+                    _mm512_storeu_ps(t + k, w0);
+                    _mm512_storeu_ps(t + k + 16, w1);
+                }
             for (; k + 16 <= se; k += 16)
                 _mm512_storeu_ps(t + k, dec16(code, (const uint8_t *)row + k / 16 * blk16(code), &P, C));
             if (k < se) { /* dense tail only */
@@ -616,6 +650,7 @@ INST(f32, D16)
 INST(f32, L4)
 INST(f32, L6)
 INST(f32, L8)
+INST(f32, L8H)
 INST(i8, L4)
 INST(i8, L6)
 INST(i8, L8)
@@ -643,7 +678,12 @@ int kn_matmul_avx512(ARGS)
     case D16: f32_D16(PASS); break;
     case L4: f32_L4(PASS); break;
     case L6: f32_L6(PASS); break;
-    default: f32_L8(PASS); break;
+    default:
+        if (((const kn_prep *)w->prep)->pal16)
+            f32_L8H(PASS);
+        else
+            f32_L8(PASS);
+        break;
     }
     return 0;
 }
