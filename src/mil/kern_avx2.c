@@ -12,7 +12,8 @@
  *   LUT6  vpshufb gathers 3 bytes per dword, shifts/masks spread them to 4 bytes, four
  *         vpshufb over the 64 entries and blends on index bits 4 and 5;
  *   LUT8  the int8 weights precomputed by kn_prepare.
- * Each decoded block serves up to 4 rows of X straight from registers.
+ * Each decoded block serves up to 4 rows of X straight from registers; fp32 prefill
+ * (M > 4) decodes tiles of W once and sweeps them with a 2 x 4 register block.
  *
  * Covered: fp32/fp16 weights with any K; LUT 4/6/8 with K and gk multiples of 8 (fp32
  * path) or 32 (int8 path). The rest returns -1 (the portable kernels run).
@@ -154,8 +155,8 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
         out[m] = hsum8(_mm256_add_ps(acc[m][0], acc[m][1])) + tail[m];
 }
 
-INL void f32_all(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
-                 int64_t ym, int64_t yn, int64_t n0, int64_t n1)
+INL void f32_gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                  int64_t ym, int64_t yn, int64_t n0, int64_t n1)
 {
     for (int64_t n = n0; n < n1; n++) {
         float bn = bias ? bias[n] : 0.0f;
@@ -173,6 +174,91 @@ INL void f32_all(int code, const kn_weight *w, const kn_act *a, const float *bia
             }
             for (int m = 0; m < mb; m++)
                 kn_store(y, y_f16, (m0 + m) * ym + n * yn, out[m] + bn);
+        }
+    }
+}
+
+/* Prefill (M > 4): NR rows x KC columns of W decoded once into a stack tile (zero padded
+ * to a multiple of 8), then swept by an MR x NR register block per MR rows of X. */
+#define NR 4
+#define MR 2
+#define KC 1024
+#define MSB 64
+
+INL void f32_gemm(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                  int64_t ym, int64_t yn, int64_t n0, int64_t n1)
+{
+    const kn_prep *pr = w->prep;
+    int64_t K = w->K, M = a->M, gk = code >= L4 ? w->gk : K, kp = K / gk;
+    const int bb = blk8(code);
+    float tile[NR * KC] __attribute__((aligned(32)));
+    float part[MSB][NR];
+    for (int64_t nb = n0; nb < n1; nb += NR) {
+        int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
+        for (int64_t ms = 0; ms < M; ms += MSB) {
+            int64_t me = ms + MSB < M ? ms + MSB : M;
+            memset(part, 0, sizeof part);
+            for (int64_t kc0 = 0; kc0 < K; kc0 += KC) {
+                int64_t kc1 = kc0 + KC < K ? kc0 + KC : K, len = kc1 - kc0, lp = (len + 7) & ~(int64_t)7;
+                for (int r = 0; r < NR; r++) {
+                    int64_t n = nb + r < n1 ? nb + r : n1 - 1;
+                    const uint8_t *row = row_of(code, w, n);
+                    float *t = tile + r * KC - kc0;
+                    for (int64_t k = kc0; k < kc1;) {
+                        int64_t s = k / gk, se = (s + 1) * gk < kc1 ? (s + 1) * gk : kc1;
+                        pal P = {_mm256_setzero_ps(), _mm256_setzero_ps(), NULL};
+                        if (code >= L4) {
+                            P.f = pr->pal + ((n / w->gn) * kp + s) * pr->E;
+                            P.t0 = _mm256_loadu_ps(P.f);
+                            P.t1 = _mm256_loadu_ps(P.f + 8);
+                        }
+                        for (; k + 8 <= se; k += 8)
+                            _mm256_store_ps(t + k, dec8(code, row + k / 8 * bb, &P));
+                        for (; k < se; k++) /* dense tail */
+                            t[k] = code == D32 ? ((const float *)(const void *)row)[k]
+                                               : an_fp16_to_fp32(((const uint16_t *)(const void *)row)[k]);
+                    }
+                    for (int64_t k = len; k < lp; k++)
+                        tile[r * KC + k] = 0;
+                }
+                int64_t lf = len & ~(int64_t)7;
+                __m256i tm = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(len - lf)),
+                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                for (int64_t m0 = ms; m0 < me; m0 += MR) {
+                    const float *xp[MR];
+                    for (int i = 0; i < MR; i++)
+                        xp[i] = a->x + (m0 + i < me ? m0 + i : me - 1) * K + kc0;
+                    __m256 c[MR * NR];
+                    UNROLL
+                    for (int i = 0; i < MR * NR; i++)
+                        c[i] = _mm256_setzero_ps();
+                    int64_t k = 0;
+                    for (; k < lf; k += 8) {
+                        UNROLL
+                        for (int i = 0; i < MR; i++) {
+                            __m256 xv = _mm256_loadu_ps(xp[i] + k);
+                            UNROLL
+                            for (int r = 0; r < NR; r++)
+                                c[i * NR + r] = _mm256_fmadd_ps(xv, _mm256_load_ps(tile + r * KC + k), c[i * NR + r]);
+                        }
+                    }
+                    if (k < len) {
+                        UNROLL
+                        for (int i = 0; i < MR; i++) {
+                            __m256 xv = _mm256_maskload_ps(xp[i] + k, tm);
+                            UNROLL
+                            for (int r = 0; r < NR; r++)
+                                c[i * NR + r] = _mm256_fmadd_ps(xv, _mm256_load_ps(tile + r * KC + k), c[i * NR + r]);
+                        }
+                    }
+                    for (int i = 0; i < MR && m0 + i < me; i++)
+                        for (int r = 0; r < NR; r++)
+                            part[m0 + i - ms][r] += hsum8(c[i * NR + r]);
+                }
+            }
+            for (int64_t m = ms; m < me; m++)
+                for (int r = 0; r < nr; r++)
+                    kn_store(y, y_f16, m * ym + (nb + r) * yn, part[m - ms][r] + (bias ? bias[nb + r] : 0.0f));
         }
     }
 }
@@ -287,16 +373,24 @@ INL void i8_all(int code, const kn_weight *w, const kn_act *a, const float *bias
 #define ARGS const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym, int64_t yn, \
              int64_t n0, int64_t n1
 #define PASS w, a, bias, y, y_f16, ym, yn, n0, n1
-#define INST(name, code) \
-    static TGT void name##_##code(ARGS) { name##_all(code, PASS); }
-INST(f32, D32)
-INST(f32, D16)
-INST(f32, L4)
-INST(f32, L6)
-INST(f32, L8)
-INST(i8, L4)
-INST(i8, L6)
-INST(i8, L8)
+#define INST_F32(code)                                                                       \
+    static TGT void f32_##code(ARGS)                                                         \
+    {                                                                                        \
+        if (a->M <= 4)                                                                       \
+            f32_gemv(code, PASS);                                                            \
+        else                                                                                 \
+            f32_gemm(code, PASS);                                                            \
+    }
+#define INST_I8(code) \
+    static TGT void i8_##code(ARGS) { i8_all(code, PASS); }
+INST_F32(D32)
+INST_F32(D16)
+INST_F32(L4)
+INST_F32(L6)
+INST_F32(L8)
+INST_I8(L4)
+INST_I8(L6)
+INST_I8(L8)
 
 int kn_matmul_avx2(ARGS)
 {
