@@ -281,9 +281,13 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
             amax = 0; /* as for palettes: the int8 path cannot carry inf/NaN */
         float inv = amax > 0 ? 127.0f / amax : 0.0f;
         qs[m] = amax / 127.0f;
+        /* round half away from zero by hand: nearbyintf is a library call on baseline
+         * x86-64, and this loop runs on every call (the compiler vectorizes this one) */
         for (int64_t k = 0; k < K; k++) {
-            float v = isfinite(xr[k]) ? nearbyintf(xr[k] * inv) : 0.0f;
-            qr[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            float v = xr[k] * inv;
+            v = v == v ? v : 0.0f; /* NaN (and inf * 0) */
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            qr[k] = (int8_t)(int)(v + (v >= 0 ? 0.5f : -0.5f));
         }
         memset(qr + K, 0, (size_t)(Kp - K));
         int32_t *ps = qsum + m * (nb + 1), acc = 0;
