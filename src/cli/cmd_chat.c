@@ -558,6 +558,12 @@ int cmd_chat(int argc, char **argv)
         rl_signal_event_hook = signal_hook;
         c.history_path = history_file();
         if (c.history_path) {
+            /* Each entry is written after a "#<seconds>" line, so an entry of several lines
+             * (a """ block or \-continued input) reads back as one: readline joins the
+             * lines up to the next timestamp when the file starts with one. A file written
+             * without timestamps still reads as one entry per line. */
+            history_comment_char = '#';
+            history_write_timestamps = 1;
             stifle_history(CHAT_HISTORY_MAX); /* the file keeps the newest entries only */
             read_history(c.history_path);
         }

@@ -13,7 +13,8 @@ check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "
 
 names="banner_and_prompt turn_answer_and_footer multiline_quotes multiline_backslash help show
 set_temp set_minus_one set_system clear regen think save_json load load_checks unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
-history_written history_bounded nohistory color_off no_color_env"
+history_written history_bounded history_old_format history_multiline_file history_multiline_recall
+history_multiline_submit nohistory color_off no_color_env"
 if ! command -v tmux >/dev/null 2>&1; then
     for n in $names; do echo "SKIP chat_tty_$n: tmux is not installed"; done
     exit 0
@@ -67,6 +68,18 @@ wait_for() {
 # wait_all NAME REGEX...: each REGEX matches at least once
 wait_all() { local name=$1 re; shift; for re; do wait_for "$name" 1 "$re" || return 1; done; }
 count() { screen "$1" | grep -cE -- "$2"; }
+# bottom NAME TEXT: until the pane's last non-empty lines, joined with '|', are TEXT
+bottom() {
+    local name=$1 want=$2 n end=$((SECONDS + WAIT))
+    n=$(($(printf '%s' "$want" | tr -cd '|' | wc -c) + 1))
+    while :; do
+        [ "$(screen "$name" | grep -v '^ *$' | tail -n "$n" | paste -sd '|')" = "$want" ] && return 0
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.1
+    done
+}
+# wait_rc NAME: until the pane's program has exited
+wait_rc() { local end=$((SECONDS + WAIT)); while [ ! -s "$tmp/$1.rc" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done; }
 keys() { local name=$1; shift; tm send-keys -t "main:$name" "$@"; }
 # line NAME TEXT: type TEXT literally, then Enter
 line() { tm send-keys -t "main:$1" -l -- "$2"; tm send-keys -t "main:$1" Enter; }
@@ -252,10 +265,71 @@ check chat_tty_ctrl_d_exit0 "exit status '$(cat "$tmp/$W.rc" 2>/dev/null)'" test
 hist=$tmp/state-$W/anemone/history
 check chat_tty_history_written "history: $(head -c 300 "$hist" 2>/dev/null)" \
     bash -c 'grep -qx "hello there" "$1" && grep -qx "/show" "$1" && grep -qx "/set temp 0" "$1"' _ "$hist"
-check chat_tty_history_bounded "$(wc -l <"$hist" 2>/dev/null) lines, first '$(head -1 "$hist" 2>/dev/null)'" \
-    bash -c '[ "$(wc -l <"$1")" -lt 1100 ] && ! grep -qx "old entry 500" "$1" && grep -qx "old entry 1500" "$1"' _ "$hist"
+# (each entry follows a "#<time>" line)
+check chat_tty_history_bounded "$(grep -cvE '^#[0-9]+$' "$hist" 2>/dev/null) entries, first '$(sed -n 2p "$hist" 2>/dev/null)'" \
+    bash -c '[ "$(grep -cvE "^#[0-9]+\$" "$1")" -lt 1100 ] && ! grep -qx "old entry 500" "$1" && grep -qx "old entry 1500" "$1"' _ "$hist"
 
-# 16. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
+# 16. multi-line entries come back from the history file as one entry. A file written
+# without timestamps (older versions) still reads as one entry per line.
+mkdir -p "$tmp/state-h/anemone"
+printf 'old one\nold two\n' >"$tmp/state-h/anemone/history"
+start h -- -n 2 --seed 1
+wait_for h 1 "$prompt\$"
+keys h Up
+if bottom h '>>> old two'; then
+    keys h Up
+    check chat_tty_history_old_format "second Up: $(screen h | grep -v '^ *$' | tail -2 | paste -sd '|')" \
+        bottom h '>>> old one'
+else
+    fail chat_tty_history_old_format "first Up: $(screen h | grep -v '^ *$' | tail -2 | paste -sd '|')"
+fi
+keys h C-a C-k
+line h '"""'
+line h "one one"
+line h 'two two"""'
+wait_for h 1 "$footer"
+line h 'alpha\'
+line h "beta"
+wait_for h 2 "$footer"
+keys h C-d
+wait_rc h
+got=$(python3 - "$tmp/state-h/anemone/history" <<'PY' 2>&1
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+assert lines[-1] == "", "no final newline"
+entries = []
+for l in lines[:-1]:
+    if re.fullmatch(r"#[0-9]+", l):
+        entries.append([])
+    else:
+        entries[-1].append(l)
+print(entries[-4:])
+PY
+)
+check chat_tty_history_multiline_file "entries: $got" \
+    test "$got" = "[['old one'], ['old two'], ['one one', 'two two'], ['alpha', 'beta']]"
+start h2 XDG_STATE_HOME="$tmp/state-h" -- -n 2 --seed 1
+wait_for h2 1 "$prompt\$"
+keys h2 Up
+if bottom h2 '>>> alpha|beta'; then
+    keys h2 Up
+    check chat_tty_history_multiline_recall "second Up: $(screen h2 | grep -v '^ *$' | tail -3 | paste -sd '|')" \
+        bottom h2 '>>> one one|two two'
+else
+    fail chat_tty_history_multiline_recall "first Up: $(screen h2 | grep -v '^ *$' | tail -3 | paste -sd '|')"
+fi
+keys h2 Enter
+if wait_for h2 1 "$footer"; then
+    line h2 "/save $tmp/recalled.json"
+    wait_for h2 1 "saved 2 messages to $tmp/recalled.json"
+    got=$(json 'print(len(m), repr(m[0]["content"]))' "$tmp/recalled.json")
+    check chat_tty_history_multiline_submit "saved: $got" test "$got" = "2 'one one\ntwo two'"
+else
+    fail chat_tty_history_multiline_submit "no answer to the recalled entry: $(screen h2 | tail -4)"
+fi
+keys h2 C-d
+
+# 17. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
 start b ANEMONE_NOHISTORY=1 -- -n 4 --seed 1 --color off
 start c NO_COLOR=1 -- -n 4 --seed 1
 for w in b c; do
