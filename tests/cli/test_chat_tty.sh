@@ -14,7 +14,8 @@ check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "
 names="banner_and_prompt turn_answer_and_footer multiline_quotes multiline_backslash help show
 set_temp set_minus_one set_system clear regen think save_json load load_checks unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
 history_written history_bounded history_old_format history_multiline_file history_multiline_recall
-history_multiline_submit nohistory color_off no_color_env"
+history_multiline_submit ctrl_c_prefill ctrl_c_prefill_dropped ctrl_c_generation
+ctrl_c_generation_kept ctrl_c_next_turn thinking_dimmed hide_thinking nohistory color_off no_color_env"
 if ! command -v tmux >/dev/null 2>&1; then
     for n in $names; do echo "SKIP chat_tty_$n: tmux is not installed"; done
     exit 0
@@ -329,7 +330,89 @@ else
 fi
 keys h2 C-d
 
-# 17. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
+# 17. Ctrl-C during the prefill and during the answer: back to the prompt with a notice, the
+# conversation consistent, the next turn normal. ANEMONE_DEBUG_DELAY_MS makes each model step
+# (a prefill batch of 8 tokens, or one token) last 400 ms: the long prompt below (about 45
+# tokens) takes over 2 s to prefill.
+start i ANEMONE_DEBUG_DELAY_MS=400 -- -n 6 --seed 1
+wait_for i 1 "$prompt\$"
+line i "tell me a long story about the sea and the salt in the water"
+# the prefill has begun when anemone sleeps in the delay (Linux: /proc/PID/wchan)
+pid=$(pgrep -P "$(tm display-message -p -t main:i '#{pane_pid}')" | head -1)
+end=$((SECONDS + WAIT))
+until grep -q nanosleep "/proc/$pid/wchan" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.02; done
+keys i C-c
+if wait_for i 1 '^\[interrupted\]$' && wait_for i 2 "$prompt"; then
+    pass chat_tty_ctrl_c_prefill
+    line i "/save $tmp/int1.json"
+    wait_for i 1 "saved 0 messages to $tmp/int1.json"
+    got=$(json 'print(len(m))' "$tmp/int1.json")
+    check chat_tty_ctrl_c_prefill_dropped "the unanswered question stayed: $got" test "$got" = 0
+else
+    fail chat_tty_ctrl_c_prefill "no '[interrupted]' and prompt: $(screen i | tail -4)"
+fi
+line i "go"
+# the answer has started when a visible character follows the input line
+started() { [ "$(screen i | grep -v '^ *$' | tail -1)" != ">>> go" ]; }
+end=$((SECONDS + WAIT)); until started || [ $SECONDS -ge $end ]; do sleep 0.05; done
+keys i C-c
+if wait_for i 2 '^\[interrupted\]$' && wait_for i 1 "$footer" && wait_for i 4 "$prompt"; then
+    pass chat_tty_ctrl_c_generation
+    line i "/save $tmp/int2.json"
+    wait_for i 1 "saved 2 messages to $tmp/int2.json"
+    got=$(json 'print(len(m), m[1]["role"], 0 < len(m[1]["content"]))' "$tmp/int2.json")
+    check chat_tty_ctrl_c_generation_kept "the cut answer: $got" test "$got" = "2 assistant True"
+    n0=$(count i "$footer")
+    line i "/set n_predict 1"
+    line i "again"
+    if wait_for i $((n0 + 1)) "$footer"; then
+        line i "/save $tmp/int3.json"
+        wait_for i 1 "saved 4 messages to $tmp/int3.json"
+        got=$(json 'print([x["role"] for x in m], m[2]["content"], len(m[3]["content"]) > 0)' "$tmp/int3.json")
+        check chat_tty_ctrl_c_next_turn "after the cut answer: $got" \
+            test "$got" = "['user', 'assistant', 'user', 'assistant'] again True"
+    else
+        fail chat_tty_ctrl_c_next_turn "no answer after the interrupted one: $(screen i | tail -4)"
+    fi
+else
+    fail chat_tty_ctrl_c_generation "no '[interrupted]', footer and prompt: $(screen i | tail -5)"
+fi
+keys i C-d
+
+# 18. thinking is dimmed (SGR 2 ... SGR 0) with colour on, and left out with --hide-thinking.
+# The template's generation prompt opens a <think> section (as DeepSeek-R1's does), so the
+# whole answer of the random-weight model is thinking.
+start t -- -n 4 --seed 1 --chat-template tests/cli/think_open.jinja
+start u -- -n 4 --seed 1 --chat-template tests/cli/think_open.jinja --hide-thinking
+for w in t u; do
+    wait_for $w 1 "$prompt\$"
+    line $w "hi"
+done
+for w in t u; do
+    wait_for $w 1 "$footer"
+    keys $w C-d
+done
+for w in t u; do wait_rc $w; done
+# the log's bytes after the input line "hi" up to the footer: the answer as written, less
+# readline's terminal mode switches (ESC [ ? N h/l)
+answer_bytes() {
+    python3 - "$tmp/$1.log" <<'PY'
+import re, sys
+log = open(sys.argv[1], "rb").read()
+start = log.index(b"hi\r\n") + 4
+end = log.index(b"[ prefill", start)
+print(repr(re.sub(rb"\x1b\[\?[0-9]+[hl]", b"", log[start:end])))
+PY
+}
+got=$(answer_bytes t 2>&1)
+check chat_tty_thinking_dimmed "the answer as written: $got" \
+    python3 -c 'import re, sys; a = eval(sys.argv[1]); plain = re.sub(rb"\x1b\[2m[^\x1b]+\x1b\[0m", b"", a)
+sys.exit(not (a.lstrip(b"\r").startswith(b"\x1b[2m") and b"\x1b[2m" in a and plain.strip() == b""))' "$got"
+got=$(answer_bytes u 2>&1)
+check chat_tty_hide_thinking "the answer as written: $got" \
+    python3 -c 'import sys; a = eval(sys.argv[1]); sys.exit(not (a.strip() == b"" and b"\x1b" not in a))' "$got"
+
+# 19. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
 start b ANEMONE_NOHISTORY=1 -- -n 4 --seed 1 --color off
 start c NO_COLOR=1 -- -n 4 --seed 1
 for w in b c; do
