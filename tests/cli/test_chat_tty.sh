@@ -340,6 +340,7 @@ line i "tell me a long story about the sea and the salt in the water"
 # the prefill has begun when anemone sleeps in the delay (Linux: /proc/PID/wchan)
 pid=$(pgrep -P "$(tm display-message -p -t main:i '#{pane_pid}')" | head -1)
 end=$((SECONDS + WAIT))
+[ -r "/proc/$pid/wchan" ] || { end=0; sleep 0.5; } # no way to see it: the prefill has 2 s to go
 until grep -q nanosleep "/proc/$pid/wchan" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.02; done
 keys i C-c
 if wait_for i 1 '^\[interrupted\]$' && wait_for i 2 "$prompt"; then
