@@ -221,11 +221,11 @@ void kn_release(kn_weight *w)
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-/* buf layout: x [M][K] fp32 | q [M][Kp] int8 | qscale [M] | qsum [M][Kp/64 + 1]. */
+/* buf layout: x [M][K] fp32 | xd [M][K] | q [M][Kp] int8 | qscale [M] | qsum [M][Kp/64 + 1]. */
 size_t kn_act_bytes(int64_t M, int64_t K)
 {
     int64_t Kp = round_up(K, KN_QBLK);
-    return align64((size_t)(M * K) * sizeof(float)) + align64((size_t)(M * Kp)) +
+    return 2 * align64((size_t)(M * K) * sizeof(float)) + align64((size_t)(M * Kp)) +
            align64((size_t)M * sizeof(float)) + align64((size_t)(M * (Kp / KN_QBLK + 1)) * sizeof(int32_t));
 }
 
@@ -236,6 +236,8 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
     char *b = buf;
     float *x = (float *)b;
     b += align64((size_t)(M * K) * sizeof(float));
+    float *xd = (float *)b;
+    b += align64((size_t)(M * K) * sizeof(float));
     int8_t *q = (int8_t *)b;
     b += align64((size_t)(M * Kp));
     float *qs = (float *)b;
@@ -245,6 +247,7 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
     a->K = K;
     a->Kp = Kp;
     a->x = x;
+    a->xd = xd;
     a->q = q;
     a->qscale = qs;
     a->qsum = qsum;
@@ -266,8 +269,20 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
                     xr[k] = s[k * sk];
         }
     }
-    if (path != KN_I8)
+    if (path != KN_I8) {
+        for (int64_t m = 0; m < M; m++) {
+            const float *xr = x + m * K;
+            float *dr = xd + m * K;
+            int64_t k = 0;
+            for (; k + 32 <= K; k += 32)
+                for (int j = 0; j < 16; j++) {
+                    dr[k + j] = xr[k + 2 * j];
+                    dr[k + 16 + j] = xr[k + 2 * j + 1];
+                }
+            memcpy(dr + k, xr + k, (size_t)(K - k) * sizeof(float));
+        }
         return;
+    }
     int64_t nb = Kp / KN_QBLK;
     for (int64_t m = 0; m < M; m++) {
         const float *xr = x + m * K;

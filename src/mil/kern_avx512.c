@@ -34,7 +34,10 @@
 
 /* L8H: 8-bit indices into fp16 palettes, looked up as fp16 words by vpermt2w (the fp32
  * path; with fp32 palettes L8 gathers). */
-enum { D32, D16, L4, L6, L8, L8H };
+/* L4D: LUT4 read with X in kn_act.xd's order (gk a multiple of 32): vpmovzxbd puts
+ * index bytes in dwords, vpermps looks up the low nibbles (even columns) directly and
+ * the high nibbles after a shift (odd columns), one shuffle fewer per 16 weights. */
+enum { D32, D16, L4, L6, L8, L8H, L4D };
 
 #define NR 4
 #define MR 4
@@ -107,7 +110,7 @@ static const void *row_of(int code, const kn_weight *w, int64_t n)
 INL void prefetch(int code, const void *row, int64_t k)
 {
     const char *b = row;
-    int64_t off = code == D32 ? k * 4 : code == D16 ? k * 2 : code == L4 ? k / 2 : code == L6 ? k / 4 * 3 : k;
+    int64_t off = code == D32 ? k * 4 : code == D16 ? k * 2 : code == L4 || code == L4D ? k / 2 : code == L6 ? k / 4 * 3 : k;
     _mm_prefetch(b + off + PF, _MM_HINT_T0);
 }
 
@@ -156,7 +159,10 @@ INL void dec32h(const uint8_t *b, const pal *P, __m512 *w0, __m512 *w1)
 }
 
 /* Bytes of one 16-weight block. */
-static inline int blk16(int code) { return code == D32 ? 64 : code == D16 ? 32 : code == L4 ? 8 : code == L6 ? 12 : 16; }
+static inline int blk16(int code)
+{
+    return code == D32 ? 64 : code == D16 ? 32 : code == L4 || code == L4D ? 8 : code == L6 ? 12 : 16;
+}
 
 /* The 16 weights of the block at b. */
 INL __m512 dec16(int code, const uint8_t *b, const pal *P, const consts *C)
@@ -166,7 +172,8 @@ INL __m512 dec16(int code, const uint8_t *b, const pal *P, const consts *C)
         return _mm512_loadu_ps(b);
     case D16:
         return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b));
-    case L4: {
+    case L4:
+    case L4D: {
         uint64_t v;
         memcpy(&v, b, 8);
         __m512i d = _mm512_multishift_epi64_epi8(C->sh4, _mm512_set1_epi64((long long)v));
@@ -214,6 +221,34 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
         UNROLL
         for (int m = 0; m < 4; m++)
             xk[m] = xr[m] + k;
+        if (code == L4D) {
+            for (; k < kf; k += 64, bp += 32) {
+                _mm_prefetch((const char *)bp + PF, _MM_HINT_T0);
+                __m512 wv[4];
+                __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)bp));
+                wv[0] = _mm512_permutexvar_ps(d, P.t0);
+                wv[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), P.t0);
+                int two = k + 64 <= kf; /* a last lone 32-column block uses wv[0..1] only */
+                if (two) {
+                    d = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(bp + 16)));
+                    wv[2] = _mm512_permutexvar_ps(d, P.t0);
+                    wv[3] = _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), P.t0);
+                } else {
+                    wv[2] = wv[3] = _mm512_setzero_ps();
+                }
+                UNROLL
+                for (int m = 0; m < MB; m++) {
+                    acc[m][0] = _mm512_fmadd_ps(wv[0], _mm512_loadu_ps(xk[m]), acc[m][0]);
+                    acc[m][1] = _mm512_fmadd_ps(wv[1], _mm512_loadu_ps(xk[m] + 16), acc[m][1]);
+                    if (two) {
+                        acc[m][2] = _mm512_fmadd_ps(wv[2], _mm512_loadu_ps(xk[m] + 32), acc[m][2]);
+                        acc[m][3] = _mm512_fmadd_ps(wv[3], _mm512_loadu_ps(xk[m] + 48), acc[m][3]);
+                    }
+                    xk[m] += 64;
+                }
+            }
+            continue;
+        }
         for (; k + 64 <= kf; k += 64, bp += 4 * bb) {
             _mm_prefetch((const char *)bp + PF, _MM_HINT_T0);
             __m512 wv[4];
@@ -324,10 +359,10 @@ INL void f32_gemv(int code, const kn_weight *w, const kn_act *a, const float *bi
         int ng = n1 - nb < 16 ? (int)(n1 - nb) : 16;
         for (int64_t m0 = 0; m0 < a->M; m0 += 4) {
             int mb = a->M - m0 < 4 ? (int)(a->M - m0) : 4;
-            const float *xr[4];
+            const float *xr[4], *xb = code == L4D ? a->xd : a->x;
             UNROLL
             for (int m = 0; m < 4; m++)
-                xr[m] = a->x + (m0 + (m < mb ? m : 0)) * a->K;
+                xr[m] = xb + (m0 + (m < mb ? m : 0)) * a->K;
             for (int r = 0; r < 16; r++) {
                 if (r >= ng) {
                     for (int m = 0; m < 4; m++)
@@ -651,6 +686,7 @@ INST(f32, L4)
 INST(f32, L6)
 INST(f32, L8)
 INST(f32, L8H)
+INST(f32, L4D)
 INST(i8, L4)
 INST(i8, L6)
 INST(i8, L8)
@@ -676,7 +712,12 @@ int kn_matmul_avx512(ARGS)
     switch (code) {
     case D32: f32_D32(PASS); break;
     case D16: f32_D16(PASS); break;
-    case L4: f32_L4(PASS); break;
+    case L4:
+        if (w->gk % 32 == 0)
+            f32_L4D(PASS);
+        else
+            f32_L4(PASS);
+        break;
     case L6: f32_L6(PASS); break;
     default:
         if (((const kn_prep *)w->prep)->pal16)
