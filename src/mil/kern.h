@@ -18,7 +18,15 @@
  * agree with the plain reference (kn_matmul_ref) to rounding.
  *
  * Threads: kn_matmul computes the output rows [n0, n1) only, so callers split N across
- * threads; kn_act_prepare runs once per call, before.
+ * threads; kn_act_prepare runs once per call, before. A prepared weight and prepared
+ * activations are read-only in kn_matmul: any number of threads may run it at once on
+ * disjoint row ranges. The results of a row do not depend on the range it was computed
+ * in (same ISA, same M).
+ *
+ * Coverage: every ISA version handles fp32/fp16 weights of any K and LUT weights with
+ * 4, 6 or 8 bits when K and gk are multiples of its block (AVX-512: 16 on the fp32
+ * path, 64 on the int8 path; AVX2: 8 / 32; NEON: 16 / 16); every other case (1, 2, 3
+ * bits, odd K or gk) runs the portable version, so results are always produced.
  */
 #ifndef MIL_KERN_H
 #define MIL_KERN_H
@@ -51,10 +59,13 @@ typedef struct kn_weight {
     size_t prep_bytes;
 } kn_weight;
 
-/* Choose the path (KN_I8 only for LUT and F16 weights; F32 weights always use KN_F32)
- * and precompute what the kernels need (expanded fp32 palettes, int8 palettes and their
- * scales, ...): O(number of palettes), never O(N*K) for LUT weights. 0, or -1 + err
- * (unsupported bits / shapes, out of memory). */
+/* Choose the path and precompute what the kernels need (fp32 palettes, int8 palettes and
+ * their scales): O(number of palettes), except KN_I8 with 8-bit indices, which keeps
+ * the int8 weights themselves (N*K bytes, the size of the indices: a byte lookup in a
+ * 256-entry table costs more than reading the byte). The path is honoured for LUT
+ * weights; dense (F32, F16) weights always get KN_F32 (w->path tells). The weight's
+ * data and lut must outlive the preparation. 0, or -1 + err (unsupported bits, groups
+ * that do not divide N/K, out of memory). */
 int kn_prepare(kn_weight *w, kn_path path, an_error *err);
 void kn_release(kn_weight *w);
 
@@ -62,9 +73,14 @@ void kn_release(kn_weight *w);
 typedef struct kn_act {
     int64_t M, K;
     const float *x;   /* dense fp32 [M][K] (inside buf) */
+    const float *xd;  /* KN_F32: x again, [M][K], each full 32-column block reordered even
+                       * columns first, then odd (the order LUT4 kernels decode in); a
+                       * partial last block as is */
     const int8_t *q;  /* KN_I8: quantized rows [M][Kp] (Kp = K rounded up to 64, zero pad) */
     const float *qscale; /* KN_I8: per row */
-    const int32_t *qsum; /* KN_I8: per row, sum of q (for unsigned-times-signed products) */
+    const int32_t *qsum; /* KN_I8: per row, prefix sums of q at every 64 columns:
+                          * [M][Kp/64 + 1], qsum[m][j] = sum of q[m][0 .. 64j) (they take
+                          * back the +128 of unsigned-times-signed products per palette) */
     int64_t Kp;
 } kn_act;
 
@@ -73,7 +89,9 @@ size_t kn_act_bytes(int64_t M, int64_t K);
 
 /* Gather X into buf: element (m, k) is at src + (m*sm + k*sk) elements of type
  * src_f16 ? fp16 : fp32 (strides let a conv's [C, S] layout be read as [S][C] rows).
- * Quantizes too when path is KN_I8. buf must be 64-byte aligned. */
+ * Quantizes too when path is KN_I8: qscale = max|x| / 127 per row, q = x / qscale
+ * rounded to nearest, in -127..127 (non-finite values quantize to 0). buf must be
+ * 64-byte aligned and hold kn_act_bytes(M, K); a points into it. */
 void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t K, int64_t sm,
                     int64_t sk, kn_path path, void *buf);
 
@@ -84,13 +102,15 @@ void kn_matmul(const kn_weight *w, const kn_act *a, const float *bias, void *y, 
                int64_t ym, int64_t yn, int64_t n0, int64_t n1);
 
 /* The plain reference: double accumulation over the exact fp32 weights (no path, no
- * preparation). For tests. */
+ * preparation), the LUT decoded as constexpr_lut_to_dense does; x is [M][K], y is
+ * [M][N] fp32. For tests. */
 void kn_matmul_ref(const kn_weight *w, const float *x, int64_t M, const float *bias, float *y);
 
 /* Which implementation kn_matmul uses on this CPU: "avx512", "avx2", "neon", "c". */
 const char *kn_isa(void);
-/* Force an implementation for tests ("c", "avx2", "avx512", "neon"); refused (-1) when the
- * CPU lacks it. NULL restores the automatic choice. */
+/* Force an implementation for tests and benchmarks ("c", "avx2", "avx512", "neon");
+ * refused (-1) when the CPU lacks it. NULL restores the automatic choice. Process-wide:
+ * call it while no kn_matmul runs. */
 int kn_force_isa(const char *isa);
 
 #endif

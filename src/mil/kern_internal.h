@@ -1,0 +1,83 @@
+/*
+ * kern_internal.h — what the kernel implementations share (not part of the contract).
+ *
+ * kn_prepare builds one kn_prep per weight; every ISA reads it. The per-ISA entry points
+ * return -1 when they do not cover a shape (the portable version then runs), so a fast
+ * path only has to handle the layouts that matter (block-aligned K and palette groups).
+ */
+#ifndef MIL_KERN_INTERNAL_H
+#define MIL_KERN_INTERNAL_H
+
+#include <string.h>
+
+#include "common/fp16.h"
+#include "mil/kern.h"
+
+typedef struct kn_prep {
+    int64_t P;       /* palettes: (N/gn)*(K/gk) for LUT weights, else 0 */
+    int64_t kp;      /* palettes along a row: K/gk */
+    int E;           /* entries per palette: 1 << bits */
+    float *pal;      /* [P][E] the palettes in fp32 (exact copies of the fp16/fp32 entries) */
+    uint16_t *pal16; /* KN_F32, 8 bits, fp16 palettes: [P][256] the fp16 entries (16-bit
+                      * permutes look up 32 at once where fp32 needs a gather) */
+    /* KN_I8 only */
+    int8_t *qpal;    /* [P][E] round(pal / qscale), in -127..127 */
+    uint8_t *upal;   /* [P][E] qpal + 128: the unsigned operand of u8 x s8 dot products */
+    float *qscale;   /* [P] max |entry| / 127 (0 for an all-zero palette) */
+    int8_t *w8;      /* 8-bit indices only: [N][K] the int8 weights, precomputed because an
+                      * in-kernel 256-entry byte lookup costs more than reading one byte
+                      * per weight (same size as the indices, so traffic is unchanged) */
+} kn_prep;
+
+/* Blocks of the quantized activations that kn_act's prefix sums are kept at. */
+#define KN_QBLK 64
+
+/* One ISA's kn_matmul: 0 when done, -1 when it does not cover this weight/shape. */
+typedef int (*kn_impl_fn)(const kn_weight *w, const kn_act *a, const float *bias, void *y,
+                          int y_f16, int64_t ym, int64_t yn, int64_t n0, int64_t n1);
+
+int kn_matmul_c(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                int64_t ym, int64_t yn, int64_t n0, int64_t n1);
+#if defined(__x86_64__)
+int kn_matmul_avx2(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                   int64_t ym, int64_t yn, int64_t n0, int64_t n1);
+int kn_matmul_avx512(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                     int64_t ym, int64_t yn, int64_t n0, int64_t n1);
+#endif
+#if defined(__aarch64__)
+int kn_matmul_neon(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                   int64_t ym, int64_t yn, int64_t n0, int64_t n1);
+#endif
+
+/* Index element i of a packed LSB-first stream (the decoding of ops_const.c run_lut). */
+static inline unsigned kn_index_at(const uint8_t *b, int64_t i, int bits)
+{
+    uint64_t bit = (uint64_t)i * (uint64_t)bits;
+    unsigned v = b[bit >> 3] >> (bit & 7);
+    if ((bit & 7) + (uint64_t)bits > 8)
+        v |= (unsigned)b[(bit >> 3) + 1] << (8 - (bit & 7));
+    return v & ((1u << bits) - 1u);
+}
+
+/* Palette of row n, column k. */
+static inline int64_t kn_pal_of(const kn_weight *w, const kn_prep *pr, int64_t n, int64_t k)
+{
+    return (n / w->gn) * pr->kp + k / w->gk;
+}
+
+/* Y(m, n) = v, rounded to fp16 when asked. */
+static inline void kn_store(void *y, int y_f16, int64_t off, float v)
+{
+    if (y_f16)
+        ((uint16_t *)y)[off] = an_fp32_to_fp16(v);
+    else
+        ((float *)y)[off] = v;
+}
+
+/* Prefix sums of quantized row m: [0] = 0, [j] = sum of q[0 .. 64j). */
+static inline const int32_t *kn_qsum_row(const kn_act *a, int64_t m)
+{
+    return a->qsum + m * (a->Kp / KN_QBLK + 1);
+}
+
+#endif
