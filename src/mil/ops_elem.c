@@ -116,6 +116,95 @@ static inline int64_t ipow(int64_t a, int64_t b)
     return (int64_t)r;
 }
 
+/* ---- blocks of elements as fp32 ---- */
+
+#define BLK 256
+
+/* n elements from element off of d (stride 0: one element repeated) into dst. */
+static void ld_block(const void *d, mil_dtype dt, int64_t off, int64_t stride, float *dst, int64_t n)
+{
+    if (stride == 0) {
+        float v = mil_ld_f32(d, dt, off);
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = v;
+    } else if (dt == MIL_DT_FP16) {
+        an_fp16_to_fp32_n((const uint16_t *)d + off, dst, (size_t)n);
+    } else if (dt == MIL_DT_FP32) {
+        memcpy(dst, (const float *)d + off, sizeof(float) * (size_t)n);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = mil_ld_f32(d, dt, off + i);
+    }
+}
+
+static void st_block(void *d, mil_dtype dt, int64_t off, const float *src, int64_t n)
+{
+    if (dt == MIL_DT_FP16)
+        an_fp32_to_fp16_n(src, (uint16_t *)d + off, (size_t)n);
+    else if (dt == MIL_DT_FP32)
+        memcpy((float *)d + off, src, sizeof(float) * (size_t)n);
+    else
+        for (int64_t i = 0; i < n; i++)
+            mil_st_f32(d, dt, off + i, src[i]);
+}
+
+static int fp_dt(mil_dtype dt) { return dt == MIL_DT_FP16 || dt == MIL_DT_FP32; }
+
+/* Arithmetic on fp16/fp32 operands, a row of blocks at a time: the broadcast dims are
+ * collapsed so that the innermost run is contiguous (or one repeated element) in both
+ * operands. 1 when done, 0 when the layout does not allow it. */
+static int binary_blocks(const mx_step *s, const int64_t *sa, const int64_t *sb, int code)
+{
+    const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
+    if (!fp_dt(x->dt) || !fp_dt(y->dt) || !fp_dt(o->dt) || code > B_MIN)
+        return 0;
+    int64_t shp[MIL_MAX_RANK], a[MIL_MAX_RANK], b[MIL_MAX_RANK];
+    int n = 0;
+    for (int d = 0; d < o->rank; d++) {
+        if (o->shape[d] == 1)
+            continue;
+        if (n > 0 && a[n - 1] == sa[d] * o->shape[d] && b[n - 1] == sb[d] * o->shape[d]) {
+            shp[n - 1] *= o->shape[d];
+            a[n - 1] = sa[d], b[n - 1] = sb[d];
+        } else {
+            shp[n] = o->shape[d], a[n] = sa[d], b[n] = sb[d];
+            n++;
+        }
+    }
+    if (n == 0)
+        shp[0] = 1, a[0] = b[0] = 0, n = 1;
+    int64_t L = shp[n - 1], as = a[n - 1], bs = b[n - 1];
+    if ((as != 0 && as != 1) || (bs != 0 && bs != 1))
+        return 0;
+    float bx[BLK], by[BLK];
+    int64_t idx[MIL_MAX_RANK] = {0}, ia = 0, ib = 0, io = 0, total = o->numel;
+    while (io < total) {
+        for (int64_t c0 = 0; c0 < L; c0 += BLK) {
+            int64_t m = L - c0 < BLK ? L - c0 : BLK;
+            ld_block(x->data, x->dt, ia + c0 * as, as, bx, m);
+            ld_block(y->data, y->dt, ib + c0 * bs, bs, by, m);
+            switch (code) {
+            case B_ADD: for (int64_t i = 0; i < m; i++) bx[i] += by[i]; break;
+            case B_SUB: for (int64_t i = 0; i < m; i++) bx[i] -= by[i]; break;
+            case B_MUL: for (int64_t i = 0; i < m; i++) bx[i] *= by[i]; break;
+            case B_DIV: for (int64_t i = 0; i < m; i++) bx[i] /= by[i]; break;
+            case B_MAX: for (int64_t i = 0; i < m; i++) bx[i] = fmaxnan(bx[i], by[i]); break;
+            case B_MIN: for (int64_t i = 0; i < m; i++) bx[i] = fminnan(bx[i], by[i]); break;
+            }
+            st_block(o->data, o->dt, io + c0, bx, m);
+        }
+        io += L;
+        for (int d = n - 2; d >= 0; d--) {
+            ia += a[d], ib += b[d];
+            if (++idx[d] < shp[d])
+                break;
+            ia -= a[d] * shp[d], ib -= b[d] * shp[d];
+            idx[d] = 0;
+        }
+    }
+    return 1;
+}
+
 static int run_binary(mx_ctx *c, const mx_step *s)
 {
     (void)c;
@@ -129,6 +218,8 @@ static int run_binary(mx_ctx *c, const mx_step *s)
     int code = (int)s->iaux[0];
     int fl = mil_dtype_is_float(xt) || mil_dtype_is_float(yt) ||
              (code < B_EQ && mil_dtype_is_float(ot));
+    if (fl && binary_blocks(s, sa, sb, code))
+        return 0;
     if (fl) {
 #define FB(EXPR)                                                                             \
     BCAST_LOOP(o->rank, o->shape, sa, sb, sc, {                                              \
@@ -330,10 +421,16 @@ static int run_unary(mx_ctx *c, const mx_step *s)
         }
         return 0;
     }
+    float blk[BLK];
 #define UL(EXPR)                                                                             \
-    for (int64_t i = 0; i < n; i++) {                                                        \
-        float a = mil_ld_f32(xd, xt, i);                                                     \
-        mil_st_f32(od, ot, i, (EXPR));                                                       \
+    for (int64_t i0 = 0; i0 < n; i0 += BLK) {                                               \
+        int64_t m_ = n - i0 < BLK ? n - i0 : BLK;                                           \
+        ld_block(xd, xt, i0, 1, blk, m_);                                                    \
+        for (int64_t j_ = 0; j_ < m_; j_++) {                                                \
+            float a = blk[j_];                                                               \
+            blk[j_] = (EXPR);                                                                \
+        }                                                                                    \
+        st_block(od, ot, i0, blk, m_);                                                       \
     }                                                                                        \
     break
     switch (code) {

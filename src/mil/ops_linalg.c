@@ -7,6 +7,11 @@
  */
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "common/cpu.h"
 #include "mil/exec.h"
 
 static float dot(const float *a, const float *b, int64_t n)
@@ -41,6 +46,7 @@ typedef struct mm_aux {
     int br;                /* batch rank */
     int64_t bshape[MIL_MAX_RANK];
     int fast;              /* fp16/fp32 operands: through the matrix kernels */
+    int threads;           /* [K][N] y: batches run on up to this many threads */
     int tr;                /* y is an unmaterialized tile of rank tr (0: it is not) */
     int64_t tshape[MIL_MAX_RANK], t0shape[MIL_MAX_RANK]; /* the tile's output and input */
 } mm_aux;
@@ -116,9 +122,12 @@ static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
         memcpy(a->tshape, t->shape, sizeof a->tshape);
         memcpy(a->t0shape, t0->shape, sizeof a->t0shape);
     }
-    if (a->fast) /* activations, plus y transposed to [N][K] when it is [K][N] */
-        s->scratch = kn_act_bytes(M, K) + 128 + (a->ty ? 0 : (size_t)(N * K) * mil_dtype_size(y->dt));
-    else
+    if (a->fast && a->ty) { /* y is [N][K]: the kernels' weight layout */
+        s->scratch = kn_act_bytes(M, K) + 128;
+    } else if (a->fast) { /* y is [K][N]: one fp32 accumulator block per thread */
+        a->threads = mil_threads();
+        s->scratch = (size_t)a->threads * (((size_t)(M * N) * sizeof(float) + 63) & ~(size_t)63) + 64;
+    } else
         s->scratch = (size_t)(M * K + K) * sizeof(float);
     return 0;
 }
@@ -138,8 +147,7 @@ static void mm_rows(void *ctx, size_t begin, size_t end, int thread)
     kn_matmul(j->w, j->a, NULL, j->y, j->y_f16, j->N, 1, (int64_t)begin, (int64_t)end);
 }
 
-/* One batch of matmul through the kernels: y's matrix becomes the weight W[N][K]
- * (transposed into scratch first when it is stored [K][N]). */
+/* One batch of matmul through the kernels: y's [N][K] matrix is the weight. */
 static void matmul_fast(mx_ctx *c, const mx_step *s, int64_t xo, int64_t yo, int64_t oo)
 {
     const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
@@ -148,23 +156,6 @@ static void matmul_fast(mx_ctx *c, const mx_step *s, int64_t xo, int64_t yo, int
     size_t xes = mil_dtype_size(x->dt), yes = mil_dtype_size(y->dt), oes = mil_dtype_size(o->dt);
     unsigned char *buf = (unsigned char *)(((uintptr_t)c->scratch + 63) & ~(uintptr_t)63);
     const unsigned char *yb = (const unsigned char *)y->data + (size_t)yo * yes;
-    if (!a->ty) {
-        unsigned char *t = buf + ((kn_act_bytes(M, K) + 63) & ~(size_t)63);
-        if (yes == 2) {
-            const uint16_t *src = (const uint16_t *)yb;
-            uint16_t *dst = (uint16_t *)t;
-            for (int64_t k = 0; k < K; k++)
-                for (int64_t n = 0; n < N; n++)
-                    dst[n * K + k] = src[k * N + n];
-        } else {
-            const float *src = (const float *)yb;
-            float *dst = (float *)t;
-            for (int64_t k = 0; k < K; k++)
-                for (int64_t n = 0; n < N; n++)
-                    dst[n * K + k] = src[k * N + n];
-        }
-        yb = t;
-    }
     kn_weight w = {.kind = yes == 2 ? KN_W_F16 : KN_W_F32, .N = N, .K = K, .data = yb};
     an_error e;
     kn_prepare(&w, KN_F32, &e); /* dense weights: checks only, no memory */
@@ -177,6 +168,109 @@ static void matmul_fast(mx_ctx *c, const mx_step *s, int64_t xo, int64_t yo, int
     mx_parallel_for((size_t)N, grain, mm_rows, &j);
 }
 
+/* acc[0..N) += a * y[0..N) */
+static void axpy_c(float *acc, float a, const void *y, int y16, int64_t N)
+{
+    if (y16) {
+        const uint16_t *h = y;
+        for (int64_t n = 0; n < N; n++)
+            acc[n] += a * an_fp16_to_fp32(h[n]);
+    } else {
+        const float *f = y;
+        for (int64_t n = 0; n < N; n++)
+            acc[n] += a * f[n];
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma,f16c"))) static void axpy_avx2(float *acc, float a, const void *y,
+                                                               int y16, int64_t N)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int64_t n = 0;
+    if (y16) {
+        const uint16_t *h = y;
+        for (; n + 8 <= N; n += 8) {
+            __m256 w = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + n)));
+            _mm256_storeu_ps(acc + n, _mm256_fmadd_ps(va, w, _mm256_loadu_ps(acc + n)));
+        }
+    } else {
+        const float *f = y;
+        for (; n + 8 <= N; n += 8)
+            _mm256_storeu_ps(acc + n, _mm256_fmadd_ps(va, _mm256_loadu_ps(f + n), _mm256_loadu_ps(acc + n)));
+    }
+    if (n < N)
+        axpy_c(acc + n, a, (const char *)y + (size_t)n * (y16 ? 2 : 4), y16, N - n);
+}
+#endif
+
+typedef void (*axpy_fn)(float *, float, const void *, int, int64_t);
+
+static axpy_fn pick_axpy(void)
+{
+#if defined(__x86_64__)
+    unsigned f = an_cpu_features();
+    if ((f & AN_CPU_AVX2) && (f & AN_CPU_FMA) && (f & AN_CPU_F16C))
+        return axpy_avx2;
+#endif
+    return axpy_c;
+}
+
+/* Matrix offsets (in elements) of x and y for batch b of the broadcast batch shape. */
+static void batch_offsets(const mm_aux *a, const int64_t *bs_x, const int64_t *bs_y, int64_t b,
+                          int64_t *xo, int64_t *yo)
+{
+    int64_t x = 0, y = 0;
+    for (int d = a->br - 1; d >= 0; d--) {
+        int64_t i = b % a->bshape[d];
+        b /= a->bshape[d];
+        x += i * bs_x[d];
+        y += i * bs_y[d];
+    }
+    *xo = x * a->M * a->K;
+    *yo = (a->tr ? tile_source(a, y) : y) * a->K * a->N;
+}
+
+typedef struct av_job {
+    const mx_step *s;
+    unsigned char *scratch;
+    size_t per_thread;
+    int64_t bs_x[MIL_MAX_RANK], bs_y[MIL_MAX_RANK];
+    axpy_fn axpy;
+} av_job;
+
+/* Batches [b0, b1) of a matmul whose y is [K][N] (attention weights × values): each y
+ * row is read once and added into the M output rows it contributes to; zero weights
+ * (positions the causal mask removed) are skipped. */
+static void av_batches(void *ctx, size_t b0, size_t b1, int thread)
+{
+    const av_job *j = ctx;
+    const mx_step *s = j->s;
+    const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
+    const mm_aux *a = s->aux;
+    int64_t M = a->M, N = a->N, K = a->K;
+    int x16 = x->dt == MIL_DT_FP16, y16 = y->dt == MIL_DT_FP16, o16 = o->dt == MIL_DT_FP16;
+    float *acc = (float *)(j->scratch + (size_t)thread * j->per_thread);
+    for (size_t b = b0; b < b1; b++) {
+        int64_t xo, yo;
+        batch_offsets(a, j->bs_x, j->bs_y, (int64_t)b, &xo, &yo);
+        memset(acc, 0, sizeof(float) * (size_t)(M * N));
+        for (int64_t k = 0; k < K; k++) {
+            const void *yrow = (const char *)y->data + (size_t)(yo + k * N) * (y16 ? 2 : 4);
+            for (int64_t m = 0; m < M; m++) {
+                int64_t xi = xo + (a->tx ? k * M + m : m * K + k);
+                float w = x16 ? an_fp16_to_fp32(((const uint16_t *)x->data)[xi]) : ((const float *)x->data)[xi];
+                if (w != 0.0f)
+                    j->axpy(acc + m * N, w, yrow, y16, N);
+            }
+        }
+        if (o16)
+            an_fp32_to_fp16_n(acc, (uint16_t *)o->data + (size_t)b * (size_t)(M * N), (size_t)(M * N));
+        else
+            memcpy((float *)o->data + (size_t)b * (size_t)(M * N), acc, sizeof(float) * (size_t)(M * N));
+    }
+}
+
 static int run_matmul(mx_ctx *c, const mx_step *s)
 {
     const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
@@ -187,6 +281,18 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
     mx_bcast_strides(a->xr - 2, a->xs, a->br, a->bshape, bs_x);
     mx_bcast_strides(a->yr - 2, a->ys, a->br, a->bshape, bs_y);
     int64_t nb = mil_shape_numel(a->br, a->bshape);
+    if (a->fast && !a->ty) {
+        av_job j = {.s = s, .axpy = pick_axpy(),
+                    .scratch = (unsigned char *)(((uintptr_t)c->scratch + 63) & ~(uintptr_t)63),
+                    .per_thread = ((size_t)(M * N) * sizeof(float) + 63) & ~(size_t)63};
+        memcpy(j.bs_x, bs_x, sizeof bs_x);
+        memcpy(j.bs_y, bs_y, sizeof bs_y);
+        if (mil_threads() <= a->threads)
+            mx_parallel_for((size_t)nb, 1, av_batches, &j);
+        else /* more threads now than at planning: their scratch was not reserved */
+            av_batches(&j, 0, (size_t)nb, 0);
+        return 0;
+    }
     int64_t bidx[MIL_MAX_RANK] = {0};
     for (int64_t b = 0; b < nb; b++) {
         int64_t xo = 0, yo = 0;
