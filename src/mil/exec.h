@@ -171,6 +171,11 @@ int mx_literal_data(mil_component *c, const mil_literal *lit, const void **data,
 int mx_fold_lookup(mil_component *c, mx_step *s);
 void mx_fold_remember(mil_component *c, const mx_step *s);
 
+/* n elements of a tensor (any numeric dtype) from element off, as fp32 (stride 0: one
+ * element repeated), and back (ops_elem.c). fp16 goes through the vector converters. */
+void mx_ld_block(const void *d, mil_dtype dt, int64_t off, int64_t stride, float *dst, int64_t n);
+void mx_st_block(void *d, mil_dtype dt, int64_t off, const float *src, int64_t n);
+
 /* Kernel weights (ops_proj.c). A constexpr_lut_to_dense step whose output only feeds
  * projection weights is not decoded: mx_lut_pack leaves its output CONST with data NULL
  * and kw set (1), or declines (0, fold as usual), or fails (-1). mx_materialize decodes

@@ -120,8 +120,7 @@ static inline int64_t ipow(int64_t a, int64_t b)
 
 #define BLK 256
 
-/* n elements from element off of d (stride 0: one element repeated) into dst. */
-static void ld_block(const void *d, mil_dtype dt, int64_t off, int64_t stride, float *dst, int64_t n)
+void mx_ld_block(const void *d, mil_dtype dt, int64_t off, int64_t stride, float *dst, int64_t n)
 {
     if (stride == 0) {
         float v = mil_ld_f32(d, dt, off);
@@ -137,7 +136,7 @@ static void ld_block(const void *d, mil_dtype dt, int64_t off, int64_t stride, f
     }
 }
 
-static void st_block(void *d, mil_dtype dt, int64_t off, const float *src, int64_t n)
+void mx_st_block(void *d, mil_dtype dt, int64_t off, const float *src, int64_t n)
 {
     if (dt == MIL_DT_FP16)
         an_fp32_to_fp16_n(src, (uint16_t *)d + off, (size_t)n);
@@ -181,8 +180,8 @@ static int binary_blocks(const mx_step *s, const int64_t *sa, const int64_t *sb,
     while (io < total) {
         for (int64_t c0 = 0; c0 < L; c0 += BLK) {
             int64_t m = L - c0 < BLK ? L - c0 : BLK;
-            ld_block(x->data, x->dt, ia + c0 * as, as, bx, m);
-            ld_block(y->data, y->dt, ib + c0 * bs, bs, by, m);
+            mx_ld_block(x->data, x->dt, ia + c0 * as, as, bx, m);
+            mx_ld_block(y->data, y->dt, ib + c0 * bs, bs, by, m);
             switch (code) {
             case B_ADD: for (int64_t i = 0; i < m; i++) bx[i] += by[i]; break;
             case B_SUB: for (int64_t i = 0; i < m; i++) bx[i] -= by[i]; break;
@@ -191,7 +190,7 @@ static int binary_blocks(const mx_step *s, const int64_t *sa, const int64_t *sb,
             case B_MAX: for (int64_t i = 0; i < m; i++) bx[i] = fmaxnan(bx[i], by[i]); break;
             case B_MIN: for (int64_t i = 0; i < m; i++) bx[i] = fminnan(bx[i], by[i]); break;
             }
-            st_block(o->data, o->dt, io + c0, bx, m);
+            mx_st_block(o->data, o->dt, io + c0, bx, m);
         }
         io += L;
         for (int d = n - 2; d >= 0; d--) {
@@ -425,12 +424,12 @@ static int run_unary(mx_ctx *c, const mx_step *s)
 #define UL(EXPR)                                                                             \
     for (int64_t i0 = 0; i0 < n; i0 += BLK) {                                               \
         int64_t m_ = n - i0 < BLK ? n - i0 : BLK;                                           \
-        ld_block(xd, xt, i0, 1, blk, m_);                                                    \
+        mx_ld_block(xd, xt, i0, 1, blk, m_);                                                    \
         for (int64_t j_ = 0; j_ < m_; j_++) {                                                \
             float a = blk[j_];                                                               \
             blk[j_] = (EXPR);                                                                \
         }                                                                                    \
-        st_block(od, ot, i0, blk, m_);                                                       \
+        mx_st_block(od, ot, i0, blk, m_);                                                       \
     }                                                                                        \
     break
     switch (code) {

@@ -266,6 +266,23 @@ static int run_softmax(mx_ctx *c, const mx_step *s)
     int64_t D = x->rank ? x->shape[a] : 1;
     int64_t outer = mil_shape_numel(a, x->shape), inner = mil_shape_numel(x->rank - a - 1, x->shape + a + 1);
     float *buf = c->scratch;
+    if (inner == 1) { /* rows are contiguous */
+        for (int64_t i = 0; i < outer; i++) {
+            mx_ld_block(x->data, x->dt, i * D, 1, buf, D);
+            float mx = -INFINITY, sum = 0;
+            for (int64_t d = 0; d < D; d++)
+                mx = buf[d] > mx ? buf[d] : mx;
+            for (int64_t d = 0; d < D; d++) {
+                buf[d] = expf(buf[d] - mx);
+                sum += buf[d];
+            }
+            float inv = 1.0f / sum;
+            for (int64_t d = 0; d < D; d++)
+                buf[d] *= inv;
+            mx_st_block(o->data, o->dt, i * D, buf, D);
+        }
+        return 0;
+    }
     for (int64_t i = 0; i < outer; i++)
         for (int64_t k = 0; k < inner; k++) {
             int64_t base = i * D * inner + k;
@@ -320,6 +337,45 @@ static int run_layer_norm(mx_ctx *c, const mx_step *s)
     memcpy(&eps, &s->iaux[0], sizeof eps);
     float *buf = c->scratch;
     int64_t nk = mil_shape_numel(a->kr, a->kshape), n = a->count;
+    int contiguous = 1; /* the normalized positions are one run of n elements */
+    int64_t run = 1;
+    for (int d = a->rr - 1; d >= 0 && contiguous; d--) {
+        contiguous = a->rshape[d] == 1 || a->rstride[d] == run;
+        run *= a->rshape[d];
+    }
+    if (contiguous) {
+        float gb[256], bb[256];
+        for (int64_t k = 0; k < nk; k++) {
+            int64_t base = pos_off(a->kr, a->kshape, a->kstride, k);
+            mx_ld_block(x->data, x->dt, base, 1, buf, n);
+            float mean = 0, var = 0;
+            for (int64_t r = 0; r < n; r++)
+                mean += buf[r];
+            mean /= (float)(n ? n : 1);
+            for (int64_t r = 0; r < n; r++)
+                var += (buf[r] - mean) * (buf[r] - mean);
+            var /= (float)(n ? n : 1);
+            float inv = 1.0f / sqrtf(var + eps);
+            for (int64_t r0 = 0; r0 < n; r0 += 256) {
+                int64_t m = n - r0 < 256 ? n - r0 : 256;
+                float *y = buf + r0;
+                for (int64_t r = 0; r < m; r++)
+                    y[r] = (y[r] - mean) * inv;
+                if (g) {
+                    mx_ld_block(g->data, g->dt, r0, 1, gb, m);
+                    for (int64_t r = 0; r < m; r++)
+                        y[r] *= gb[r];
+                }
+                if (b) {
+                    mx_ld_block(b->data, b->dt, r0, 1, bb, m);
+                    for (int64_t r = 0; r < m; r++)
+                        y[r] += bb[r];
+                }
+            }
+            mx_st_block(o->data, o->dt, base, buf, n);
+        }
+        return 0;
+    }
     for (int64_t k = 0; k < nk; k++) {
         int64_t base = pos_off(a->kr, a->kshape, a->kstride, k);
         float mean = 0, var = 0;
