@@ -2,7 +2,9 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,19 @@ typedef struct worker_arg {
     int index;
 } worker_arg;
 
+/*
+ * Protocol. A loop is published under the mutex (fn, ctx, n, grain) with a new
+ * generation number; iterations are claimed from one atomic word holding the
+ * generation (high bits) and the next index (low bits), so a worker that wakes late
+ * can never claim an index of a later loop. The caller returns once every iteration
+ * has *finished* (a counter), not once every worker has checked in: a worker the
+ * scheduler has not run yet costs nothing. Workers spin briefly before sleeping, since
+ * loops follow each other closely during inference.
+ */
+#define IDX_BITS 40
+#define IDX_MASK ((UINT64_C(1) << IDX_BITS) - 1)
+#define SPIN_ROUNDS 20000
+
 struct an_pool {
     int size;
     pthread_t *threads;
@@ -18,26 +33,44 @@ struct an_pool {
 
     pthread_mutex_t mu;
     pthread_cond_t start;   /* signalled when a new loop (generation) begins or on stop */
-    pthread_cond_t done;    /* signalled when the last worker leaves a loop */
-    unsigned long generation;
-    int stop;
-    int busy;               /* workers still inside the current loop */
+    atomic_ulong generation;
+    atomic_int stop;
 
-    /* the current loop */
+    /* the current loop (written under mu before generation changes) */
     an_pool_fn fn;
     void *ctx;
     size_t n, grain;
-    atomic_size_t next;
+    _Atomic uint64_t claim;  /* generation << IDX_BITS | next index */
+    atomic_size_t finished;  /* iterations done in the current loop */
 };
 
-static void run_chunks(an_pool *p, int thread)
+static inline void cpu_relax(void)
 {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Run chunks of loop `gen` until none is left (or another loop has begun). */
+static void run_chunks(an_pool *p, uint64_t gen, an_pool_fn fn, void *ctx, size_t n, size_t grain,
+                       int thread)
+{
+    uint64_t tag = (gen & (UINT64_MAX >> IDX_BITS)) << IDX_BITS;
+    uint64_t v = atomic_load(&p->claim);
     for (;;) {
-        size_t begin = atomic_fetch_add(&p->next, p->grain);
-        if (begin >= p->n)
-            break;
-        size_t end = begin + p->grain < p->n ? begin + p->grain : p->n;
-        p->fn(p->ctx, begin, end, thread);
+        if ((v & ~IDX_MASK) != tag)
+            return;
+        size_t begin = (size_t)(v & IDX_MASK);
+        if (begin >= n)
+            return;
+        size_t end = begin + grain < n ? begin + grain : n;
+        if (!atomic_compare_exchange_weak(&p->claim, &v, tag | end))
+            continue; /* v was reloaded */
+        fn(ctx, begin, end, thread);
+        atomic_fetch_add(&p->finished, end - begin);
+        v = atomic_load(&p->claim);
     }
 }
 
@@ -46,20 +79,23 @@ static void *worker_main(void *argp)
     worker_arg *arg = argp;
     an_pool *p = arg->pool;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->generation == seen)
-            pthread_cond_wait(&p->start, &p->mu);
-        if (p->stop)
-            break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
-        run_chunks(p, arg->index);
+        for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->generation) == seen && !atomic_load(&p->stop); i++)
+            cpu_relax();
         pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0)
-            pthread_cond_signal(&p->done);
+        while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen)
+            pthread_cond_wait(&p->start, &p->mu);
+        if (atomic_load(&p->stop)) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        seen = atomic_load(&p->generation);
+        an_pool_fn fn = p->fn;
+        void *ctx = p->ctx;
+        size_t n = p->n, grain = p->grain;
+        pthread_mutex_unlock(&p->mu);
+        run_chunks(p, seen, fn, ctx, n, grain, arg->index);
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -77,7 +113,6 @@ an_pool *an_pool_create(int nthreads, an_error *err)
     p->size = nthreads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start, NULL);
-    pthread_cond_init(&p->done, NULL);
     if (nthreads > 1) {
         p->threads = calloc((size_t)nthreads - 1, sizeof *p->threads);
         p->args = calloc((size_t)nthreads - 1, sizeof *p->args);
@@ -107,14 +142,13 @@ void an_pool_destroy(an_pool *p)
         return;
     if (p->threads) {
         pthread_mutex_lock(&p->mu);
-        p->stop = 1;
+        atomic_store(&p->stop, 1);
         pthread_cond_broadcast(&p->start);
         pthread_mutex_unlock(&p->mu);
         for (int i = 0; i < p->size - 1; i++)
             pthread_join(p->threads[i], NULL);
     }
     pthread_cond_destroy(&p->start);
-    pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p->args);
@@ -134,21 +168,27 @@ void an_pool_for(an_pool *p, size_t n, size_t grain, an_pool_fn fn, void *ctx)
         fn(ctx, 0, n, 0);
         return;
     }
+    if (n > IDX_MASK - grain) { /* beyond the claim word: run it here */
+        fn(ctx, 0, n, 0);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
     p->grain = grain;
-    atomic_store(&p->next, 0);
-    p->busy = p->size - 1;
-    p->generation++;
+    atomic_store(&p->finished, 0);
+    uint64_t gen = atomic_load(&p->generation) + 1;
+    atomic_store(&p->claim, (gen & (UINT64_MAX >> IDX_BITS)) << IDX_BITS);
+    atomic_store(&p->generation, gen);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
 
-    run_chunks(p, 0);
-
-    pthread_mutex_lock(&p->mu);
-    while (p->busy > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    run_chunks(p, gen, fn, ctx, n, grain, 0);
+    for (unsigned spins = 0; atomic_load(&p->finished) < n; spins++) {
+        if (spins < SPIN_ROUNDS)
+            cpu_relax();
+        else
+            sched_yield(); /* a worker is still inside its last chunk */
+    }
 }
