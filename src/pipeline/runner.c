@@ -620,9 +620,11 @@ int pipe_model_prefill(pipe_model *m, const int32_t *ids, int start, int end, an
         int n = end - pos < B ? end - pos : B;
         /* A batch goes through `prefill` when it is full, or when its padding still fits
          * in the cache (the padded slots are rewritten before they are ever attended).
-         * Models with update_mask take full batches only, as ANEMLL 0.3.5 does. */
+         * Models with update_mask take full batches only, as ANEMLL 0.3.5 does. A short
+         * remainder (under a quarter of a batch) is cheaper token by token: a padded batch
+         * costs about as much as a full one. */
         int batched = m->has_prefill && !m->single_token_prefill && B > 0 && pos + B <= C &&
-                      (n == B || !m->update_mask_rows);
+                      (n == B || (!m->update_mask_rows && 4 * n >= B));
         if (!batched) {
             const pipe_tensor *h;
             if (forward_one(m, ids[pos], pos, &h, err) < 0)
