@@ -129,7 +129,7 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
         int64_t k = s * gk, ke = k + gk, kf = k + (gk & ~(int64_t)7);
         const uint8_t *bp = row + k / 8 * bb;
         for (; k + 16 <= kf; k += 16, bp += 2 * bb) {
-            _mm_prefetch((const char *)bp + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)bp + 4096, _MM_HINT_T0);
             __m256 w0 = dec8(code, bp, &P), w1 = dec8(code, bp + bb, &P);
             UNROLL
             for (int m = 0; m < MB; m++) {

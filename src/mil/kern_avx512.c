@@ -106,7 +106,7 @@ static const void *row_of(int code, const kn_weight *w, int64_t n)
 
 /* Decode streams one row after another; the hardware prefetcher alone leaves the loads
  * waiting, so ask for the bytes PF ahead (past the row end is the next row). */
-#define PF 1024
+#define PF 4096
 INL void prefetch(int code, const void *row, int64_t k)
 {
     const char *b = row;
