@@ -147,7 +147,7 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     size_t o_qs = o_upal + (i8 ? align64(npe) : 0);
     size_t o_w8 = o_qs + (i8 ? align64((size_t)P * sizeof(float)) : 0);
     size_t o_p16 = o_w8;
-    int p16 = !i8 && b == 8 && !w->lut_f32;
+    int p16 = !i8 && (b == 8 || b == 6) && !w->lut_f32;
     if (p16)
         o_w8 += align64(npe * sizeof(uint16_t));
     size_t total = o_w8;
