@@ -2,11 +2,14 @@
  * kern_avx512.c — the AVX-512 kernels (F, BW, VL, VNNI and VBMI; chosen at run time).
  *
  * fp32 path: 16 weights at a time are decoded into a zmm and FMA'd with X.
- *   LUT4  the 8 index bytes broadcast, vpmultishiftqb moves index j into the low bits
- *         of dword j, vpermps looks it up in the 16-entry palette (one zmm);
- *   LUT6  12 bytes spread by vpermb, vpmultishiftqb, two vpermt2ps over the 64 entries
- *         (four zmm) and a blend on index bit 5;
- *   LUT8  vpmovzxbd + a gather from the 256-entry palette (in L1);
+ *   LUT4  with gk a multiple of 32 (L4D): vpmovzxbd, vpermps of the low nibbles and of
+ *         the high nibbles, against X reordered even/odd (kn_act.xd); otherwise the 8
+ *         index bytes broadcast, vpmultishiftqb moves index j into dword j, vpermps;
+ *   LUT6  fp16 palettes and gk a multiple of 32 (L6H): 24 bytes spread to words by
+ *         vpermb + vpmultishiftqb, one vpermt2w over the 64 fp16 entries, vcvtph2ps;
+ *         otherwise 12 bytes spread to dwords, two vpermt2ps and a blend on bit 5;
+ *   LUT8  fp16 palettes (L8H): four vpermt2w over the 256 fp16 entries and blends on
+ *         bits 6 and 7; fp32 palettes: vpmovzxbd + a gather;
  *   fp16  vcvtph2ps; fp32 plain loads (any K: masked tails).
  * int8 path: 64 weights at a time as unsigned bytes (palette entry + 128), multiplied
  *   with the signed int8 activations by vpdpbusd; the +128 is taken back with the
