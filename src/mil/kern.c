@@ -270,7 +270,8 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
         }
     }
     if (path != KN_I8) {
-        for (int64_t m = 0; m < M; m++) {
+        /* only the decode kernels (M <= 4) read xd; prefill decodes tiles in column order */
+        for (int64_t m = 0; m < (M <= 4 ? M : 0); m++) {
             const float *xr = x + m * K;
             float *dr = xd + m * K;
             int64_t k = 0;
