@@ -147,7 +147,7 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     size_t o_qs = o_upal + (i8 ? align64(npe) : 0);
     size_t o_w8 = o_qs + (i8 ? align64((size_t)P * sizeof(float)) : 0);
     size_t o_p16 = o_w8;
-    int p16 = !i8 && b == 8 && !w->lut_f32;
+    int p16 = !i8 && (b == 8 || b == 6) && !w->lut_f32;
     if (p16)
         o_w8 += align64(npe * sizeof(uint16_t));
     size_t total = o_w8;
@@ -270,7 +270,8 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
         }
     }
     if (path != KN_I8) {
-        for (int64_t m = 0; m < M; m++) {
+        /* only the decode kernels (M <= 4) read xd; prefill decodes tiles in column order */
+        for (int64_t m = 0; m < (M <= 4 ? M : 0); m++) {
             const float *xr = x + m * K;
             float *dr = xd + m * K;
             int64_t k = 0;

@@ -73,9 +73,9 @@ void kn_release(kn_weight *w);
 typedef struct kn_act {
     int64_t M, K;
     const float *x;   /* dense fp32 [M][K] (inside buf) */
-    const float *xd;  /* KN_F32: x again, [M][K], each full 32-column block reordered even
-                       * columns first, then odd (the order LUT4 kernels decode in); a
-                       * partial last block as is */
+    const float *xd;  /* KN_F32 and M <= 4 (else not filled): x again, [M][K], each full
+                       * 32-column block reordered even columns first, then odd (the
+                       * order LUT4 decode kernels read in); a partial last block as is */
     const int8_t *q;  /* KN_I8: quantized rows [M][Kp] (Kp = K rounded up to 64, zero pad) */
     const float *qscale; /* KN_I8: per row */
     const int32_t *qsum; /* KN_I8: per row, prefix sums of q at every 64 columns:

@@ -129,7 +129,7 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
         int64_t k = s * gk, ke = k + gk, kf = k + (gk & ~(int64_t)7);
         const uint8_t *bp = row + k / 8 * bb;
         for (; k + 16 <= kf; k += 16, bp += 2 * bb) {
-            _mm_prefetch((const char *)bp + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)bp + 4096, _MM_HINT_T0);
             __m256 w0 = dec8(code, bp, &P), w1 = dec8(code, bp + bb, &P);
             UNROLL
             for (int m = 0; m < MB; m++) {
@@ -329,6 +329,9 @@ INL void i8_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const 
             acc[m][0] = acc[m][1] = _mm256_setzero_si256();
         int64_t k = s * gk, ke = k + gk;
         for (; k + 64 <= ke; k += 64) {
+            _mm_prefetch(code == L8 ? (const char *)w8row + k + 4096
+                                    : (const char *)row + (code == L4 ? k / 2 : k / 4 * 3) + 4096,
+                         _MM_HINT_T0);
             __m256i w0 = dec32(code, row, w8row, k, &T), w1 = dec32(code, row, w8row, k + 32, &T);
             UNROLL
             for (int m = 0; m < MB; m++) {

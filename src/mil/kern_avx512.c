@@ -2,11 +2,14 @@
  * kern_avx512.c — the AVX-512 kernels (F, BW, VL, VNNI and VBMI; chosen at run time).
  *
  * fp32 path: 16 weights at a time are decoded into a zmm and FMA'd with X.
- *   LUT4  the 8 index bytes broadcast, vpmultishiftqb moves index j into the low bits
- *         of dword j, vpermps looks it up in the 16-entry palette (one zmm);
- *   LUT6  12 bytes spread by vpermb, vpmultishiftqb, two vpermt2ps over the 64 entries
- *         (four zmm) and a blend on index bit 5;
- *   LUT8  vpmovzxbd + a gather from the 256-entry palette (in L1);
+ *   LUT4  with gk a multiple of 32 (L4D): vpmovzxbd, vpermps of the low nibbles and of
+ *         the high nibbles, against X reordered even/odd (kn_act.xd); otherwise the 8
+ *         index bytes broadcast, vpmultishiftqb moves index j into dword j, vpermps;
+ *   LUT6  fp16 palettes and gk a multiple of 32 (L6H): 24 bytes spread to words by
+ *         vpermb + vpmultishiftqb, one vpermt2w over the 64 fp16 entries, vcvtph2ps;
+ *         otherwise 12 bytes spread to dwords, two vpermt2ps and a blend on bit 5;
+ *   LUT8  fp16 palettes (L8H): four vpermt2w over the 256 fp16 entries and blends on
+ *         bits 6 and 7; fp32 palettes: vpmovzxbd + a gather;
  *   fp16  vcvtph2ps; fp32 plain loads (any K: masked tails).
  * int8 path: 64 weights at a time as unsigned bytes (palette entry + 128), multiplied
  *   with the signed int8 activations by vpdpbusd; the +128 is taken back with the
@@ -37,7 +40,9 @@
 /* L4D: LUT4 read with X in kn_act.xd's order (gk a multiple of 32): vpmovzxbd puts
  * index bytes in dwords, vpermps looks up the low nibbles (even columns) directly and
  * the high nibbles after a shift (odd columns), one shuffle fewer per 16 weights. */
-enum { D32, D16, L4, L6, L8, L8H, L4D };
+/* L6H: 6-bit indices into fp16 palettes (gk a multiple of 32): 32 indices spread to
+ * words by vpermb + vpmultishiftqb, one vpermt2w over the 64 fp16 entries, vcvtph2ps. */
+enum { D32, D16, L4, L6, L8, L8H, L4D, L6H };
 
 #define NR 4
 #define MR 4
@@ -69,8 +74,17 @@ static const uint8_t PB6B[64] = {
     36, 37, 38, 39, 40, 41, 42, 43, 42, 43, 44, 45, 46, 47, 48, 49,
 };
 
+/* L6H: qword q (4 six-bit indices) gets the bytes from 3q; vpmultishiftqb then takes
+ * word w from bit 6w (constant 0x0012000c00060000 per qword). */
+static const uint8_t PB6W[64] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 8, 9, 10,
+    6, 7, 8, 9, 10, 11, 12, 13, 9, 10, 11, 12, 13, 14, 15, 16,
+    12, 13, 14, 15, 16, 17, 18, 19, 15, 16, 17, 18, 19, 20, 21, 22,
+    18, 19, 20, 21, 22, 23, 24, 25, 21, 22, 23, 24, 25, 26, 27, 28,
+};
+
 typedef struct consts {
-    __m512i sh4, sh6, pb6, sh6b, pb6b;
+    __m512i sh4, sh6, pb6, sh6b, pb6b, sh6w, pb6w;
 } consts;
 
 INL consts consts_load(void)
@@ -81,6 +95,8 @@ INL consts consts_load(void)
     c.pb6 = _mm512_loadu_si512(PB6);
     c.sh6b = _mm512_loadu_si512(SH6B);
     c.pb6b = _mm512_loadu_si512(PB6B);
+    c.sh6w = _mm512_set1_epi64(0x0012000c00060000ll);
+    c.pb6w = _mm512_loadu_si512(PB6W);
     return c;
 }
 
@@ -106,11 +122,11 @@ static const void *row_of(int code, const kn_weight *w, int64_t n)
 
 /* Decode streams one row after another; the hardware prefetcher alone leaves the loads
  * waiting, so ask for the bytes PF ahead (past the row end is the next row). */
-#define PF 1024
+#define PF 4096
 INL void prefetch(int code, const void *row, int64_t k)
 {
     const char *b = row;
-    int64_t off = code == D32 ? k * 4 : code == D16 ? k * 2 : code == L4 || code == L4D ? k / 2 : code == L6 ? k / 4 * 3 : k;
+    int64_t off = code == D32 ? k * 4 : code == D16 ? k * 2 : code == L4 || code == L4D ? k / 2 : code == L6 || code == L6H ? k / 4 * 3 : k;
     _mm_prefetch(b + off + PF, _MM_HINT_T0);
 }
 
@@ -130,7 +146,7 @@ INL pal pal_load(int code, const kn_prep *pr, int64_t p)
     if (code >= L4) {
         r.f = pr->pal + p * pr->E;
         r.t0 = _mm512_loadu_ps(r.f);
-        if (code == L6) {
+        if (code == L6 || code == L6H) {
             r.t1 = _mm512_loadu_ps(r.f + 16);
             r.t2 = _mm512_loadu_ps(r.f + 32);
             r.t3 = _mm512_loadu_ps(r.f + 48);
@@ -138,7 +154,8 @@ INL pal pal_load(int code, const kn_prep *pr, int64_t p)
     }
     UNROLL
     for (int j = 0; j < 8; j++)
-        r.h[j] = code == L8H ? _mm512_loadu_si512(pr->pal16 + p * 256 + 32 * j) : _mm512_setzero_si512();
+        r.h[j] = code == L8H || (code == L6H && j < 2) ? _mm512_loadu_si512(pr->pal16 + p * pr->E + 32 * j)
+                                                       : _mm512_setzero_si512();
     return r;
 }
 
@@ -158,10 +175,20 @@ INL void dec32h(const uint8_t *b, const pal *P, __m512 *w0, __m512 *w1)
     *w1 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
+/* L6H: the 32 weights of the 24 index bytes at b. */
+INL void dec32h6(const uint8_t *b, const pal *P, const consts *C, __m512 *w0, __m512 *w1)
+{
+    __m512i z = _mm512_maskz_loadu_epi8(0xffffffull, b);
+    __m512i d = _mm512_multishift_epi64_epi8(C->sh6w, _mm512_permutexvar_epi8(C->pb6w, z));
+    __m512i h = _mm512_permutex2var_epi16(P->h[0], d, P->h[1]);
+    *w0 = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+    *w1 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+}
+
 /* Bytes of one 16-weight block. */
 static inline int blk16(int code)
 {
-    return code == D32 ? 64 : code == D16 ? 32 : code == L4 || code == L4D ? 8 : code == L6 ? 12 : 16;
+    return code == D32 ? 64 : code == D16 ? 32 : code == L4 || code == L4D ? 8 : code == L6 || code == L6H ? 12 : 16;
 }
 
 /* The 16 weights of the block at b. */
@@ -179,7 +206,8 @@ INL __m512 dec16(int code, const uint8_t *b, const pal *P, const consts *C)
         __m512i d = _mm512_multishift_epi64_epi8(C->sh4, _mm512_set1_epi64((long long)v));
         return _mm512_permutexvar_ps(d, P->t0);
     }
-    case L6: {
+    case L6:
+    case L6H: {
         __m512i z = _mm512_zextsi128_si512(_mm_maskz_loadu_epi8(0x0fff, b));
         __m512i d = _mm512_multishift_epi64_epi8(C->sh6, _mm512_permutexvar_epi8(C->pb6, z));
         __m512 lo = _mm512_permutex2var_ps(P->t0, d, P->t1);
@@ -255,6 +283,9 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
             if (code == L8H) {
                 dec32h(bp, &P, &wv[0], &wv[1]);
                 dec32h(bp + 32, &P, &wv[2], &wv[3]);
+            } else if (code == L6H) {
+                dec32h6(bp, &P, C, &wv[0], &wv[1]);
+                dec32h6(bp + 24, &P, C, &wv[2], &wv[3]);
             } else {
                 UNROLL
                 for (int j = 0; j < 4; j++)
@@ -397,10 +428,13 @@ INL void f32_tile(int code, const kn_weight *w, const kn_prep *pr, const consts 
         while (k < kc1) {
             int64_t s = k / gk, se = (s + 1) * gk < kc1 ? (s + 1) * gk : kc1;
             pal P = pal_load(code, pr, code >= L4 ? (n / w->gn) * kp + s : 0);
-            if (code == L8H)
+            if (code == L8H || code == L6H)
                 for (; k + 32 <= se; k += 32) {
                     __m512 w0, w1;
-                    dec32h((const uint8_t *)row + k, &P, &w0, &w1);
+                    if (code == L8H)
+                        dec32h((const uint8_t *)row + k, &P, &w0, &w1);
+                    else
+                        dec32h6((const uint8_t *)row + k / 4 * 3, &P, C, &w0, &w1);
                     _mm512_storeu_ps(t + k, w0);
                     _mm512_storeu_ps(t + k + 16, w1);
                 }
@@ -686,6 +720,7 @@ INST(f32, L4)
 INST(f32, L6)
 INST(f32, L8)
 INST(f32, L8H)
+INST(f32, L6H)
 INST(f32, L4D)
 INST(i8, L4)
 INST(i8, L6)
@@ -718,7 +753,12 @@ int kn_matmul_avx512(ARGS)
         else
             f32_L4(PASS);
         break;
-    case L6: f32_L6(PASS); break;
+    case L6:
+        if (((const kn_prep *)w->prep)->pal16 && w->gk % 32 == 0)
+            f32_L6H(PASS);
+        else
+            f32_L6(PASS);
+        break;
     default:
         if (((const kn_prep *)w->prep)->pal16)
             f32_L8H(PASS);

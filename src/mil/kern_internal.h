@@ -18,8 +18,9 @@ typedef struct kn_prep {
     int64_t kp;      /* palettes along a row: K/gk */
     int E;           /* entries per palette: 1 << bits */
     float *pal;      /* [P][E] the palettes in fp32 (exact copies of the fp16/fp32 entries) */
-    uint16_t *pal16; /* KN_F32, 8 bits, fp16 palettes: [P][256] the fp16 entries (16-bit
-                      * permutes look up 32 at once where fp32 needs a gather) */
+    uint16_t *pal16; /* KN_F32, 6 or 8 bits, fp16 palettes: [P][E] the fp16 entries (16-bit
+                      * permutes look up 32 at once where fp32 tables need a gather or
+                      * two permutes and a blend per 16) */
     /* KN_I8 only */
     int8_t *qpal;    /* [P][E] round(pal / qscale), in -127..127 */
     uint8_t *upal;   /* [P][E] qpal + 128: the unsigned operand of u8 x s8 dot products */

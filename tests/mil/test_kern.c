@@ -202,6 +202,17 @@ static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N
     kn_matmul(&t.w, &a, bias, yt, 0, 1, M, s1, s2);
     kn_matmul(&t.w, &a, bias, yt, 0, 1, M, s2, N);
     kn_matmul(&t.w, &a, bias, yh, 1, N, 1, 0, N);
+    /* no bias is a zero bias */
+    float *zb = calloc((size_t)N, sizeof(float)), *y0 = malloc((size_t)(M * N) * sizeof(float)),
+          *y0z = malloc((size_t)(M * N) * sizeof(float));
+    kn_matmul(&t.w, &a, NULL, y0, 0, N, 1, 0, N);
+    kn_matmul(&t.w, &a, zb, y0z, 0, N, 1, 0, N);
+    for (int64_t i = 0; i < M * N; i++)
+        if (!(y0[i] == y0z[i])) {
+            T_FAIL("%s: without bias y[%lld] = %.9g, with a zero bias %.9g", kn_isa(), (long long)i, y0[i], y0z[i]);
+            break;
+        }
+    free(zb), free(y0), free(y0z);
 
     int bad = 0;
     for (int64_t m = 0; m < M && !bad; m++) {
@@ -324,8 +335,8 @@ TEST(act_prepare_gathers_and_quantizes)
         CHECK_EQ_INT(a.qsum[m * (a.Kp / 64 + 1) + a.Kp / 64], s);
     }
     /* the fp32 path's second copy: 32-column blocks even columns first, the tail as is */
-    kn_act_prepare(&a, src, 1, M, K, 1, M, KN_F32, buf);
-    for (int64_t m = 0; m < M; m++)
+    kn_act_prepare(&a, src, 1, 4, K, 1, M, KN_F32, buf); /* filled for M <= 4 */
+    for (int64_t m = 0; m < 4; m++)
         for (int64_t k = 0; k < K; k++) {
             int64_t b = k / 32 * 32, j = k - b;
             int64_t from = k >= K / 32 * 32 ? k : b + (j < 16 ? 2 * j : 2 * (j - 16) + 1);
