@@ -5,6 +5,7 @@
  * fp32; results are rounded once on store. Weights stay in their stored dtype and are
  * widened one output row at a time, so scratch stays small for large weights.
  */
+#include <math.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -47,6 +48,7 @@ typedef struct mm_aux {
     int64_t bshape[MIL_MAX_RANK];
     int fast;              /* fp16/fp32 operands: through the matrix kernels */
     int threads;           /* [K][N] y: batches run on up to this many threads */
+    const mx_val *mask;    /* attention scores: the additive mask they meet before softmax */
     int tr;                /* y is an unmaterialized tile of rank tr (0: it is not) */
     int64_t tshape[MIL_MAX_RANK], t0shape[MIL_MAX_RANK]; /* the tile's output and input */
 } mm_aux;
@@ -62,6 +64,108 @@ static int64_t tile_source(const mm_aux *a, int64_t yb)
         mul *= a->t0shape[d];
     }
     return src;
+}
+
+/* The one op that uses value id (defined by op i), or NULL when there are several uses,
+ * none, or it is a function output. */
+static const mil_op *sole_use(const mil_function *fn, int i, int id)
+{
+    const mil_op *use = NULL;
+    for (int o = 0; o < fn->n_outputs; o++)
+        if (fn->outputs[o] == id)
+            return NULL;
+    for (int j = i + 1; j < fn->n_ops; j++)
+        for (int k = 0; k < fn->ops[j].n_inputs; k++)
+            for (int b = 0; b < fn->ops[j].inputs[k].n_bindings; b++)
+                if (fn->ops[j].inputs[k].bindings[b].value == id) {
+                    if (use)
+                        return NULL;
+                    use = &fn->ops[j];
+                }
+    return use;
+}
+
+/* The value bound to input `name` of op (one binding), or -1 (-2 for a literal). */
+static int op_value(const mil_op *op, const char *name)
+{
+    for (int k = 0; k < op->n_inputs; k++)
+        if (!strcmp(op->inputs[k].name, name) && op->inputs[k].n_bindings == 1)
+            return op->inputs[k].bindings[0].value >= 0 ? op->inputs[k].bindings[0].value : -2;
+    return -1;
+}
+
+/* Attention scores: matmul → mul/real_div by a constant → add(mask) → softmax on the
+ * last axis. Then a score column whose mask is -inf in every row becomes -inf whatever
+ * the product, and softmax gives it weight 0: the matmul may skip it. Returns the mask's
+ * value, or NULL when the pattern is not there. */
+static const mx_val *attention_mask(mx_plan *p, const mx_step *s)
+{
+    const mil_function *fn = p->fn;
+    if (!s->op || s->op->n_outputs != 1)
+        return NULL;
+    int id = s->op->outputs[0];
+    const mil_op *scale = sole_use(fn, s->index, id);
+    if (!scale || (strcmp(scale->type, "mul") && strcmp(scale->type, "real_div")))
+        return NULL;
+    int other = op_value(scale, "x") == id ? op_value(scale, "y") : op_value(scale, "x");
+    if (other == -1 || (other >= 0 && (fn->values[other].producer < 0 ||
+                                       strcmp(fn->ops[fn->values[other].producer].type, "const"))))
+        return NULL;
+    if (!strcmp(scale->type, "real_div") && op_value(scale, "x") != id)
+        return NULL;
+    int sid = scale->outputs[0];
+    const mil_op *add = sole_use(fn, (int)(scale - fn->ops), sid);
+    if (!add || strcmp(add->type, "add"))
+        return NULL;
+    int mid = op_value(add, "x") == sid ? op_value(add, "y") : op_value(add, "x");
+    if (mid < 0 || fn->values[mid].producer >= s->index)
+        return NULL; /* the mask must exist before the matmul runs */
+    const mil_op *sm = sole_use(fn, (int)(add - fn->ops), add->outputs[0]);
+    if (!sm || strcmp(sm->type, "softmax"))
+        return NULL;
+    const mx_val *o = s->out[0], *mask = p->vals[mid];
+    /* softmax over the last axis only: the axis is a const op's value (defined later
+     * than this matmul, so it is read from the program, not from the plan) */
+    int ax = op_value(sm, "axis");
+    if (ax == -2)
+        return NULL;
+    if (ax >= 0) {
+        int pr = fn->values[ax].producer;
+        const mil_literal *lit = pr >= 0 && !strcmp(fn->ops[pr].type, "const") ? mx_op_attr(&fn->ops[pr], "val") : NULL;
+        if (!lit || lit->kind != MIL_LIT_TENSOR || lit->type.dtype != MIL_DT_INT32 || lit->nbytes != 4)
+            return NULL;
+        int32_t a;
+        memcpy(&a, lit->data, 4);
+        if (a != -1 && a != o->rank - 1)
+            return NULL;
+    }
+    if ((mask->dt != MIL_DT_FP16 && mask->dt != MIL_DT_FP32) || mask->rank < 1 ||
+        mask->shape[mask->rank - 1] != o->shape[o->rank - 1])
+        return NULL;
+    return mask;
+}
+
+/* Columns [n, N) whose mask is -inf in every row: the first n that may be needed. */
+static int64_t mask_live_columns(const mx_val *mask, int64_t N)
+{
+    int64_t rows = N ? mask->numel / N : 0, live = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t n = N;
+        if (mask->dt == MIL_DT_FP16) {
+            const uint16_t *m = (const uint16_t *)mask->data + r * N;
+            while (n > live && m[n - 1] == 0xFC00)
+                n--;
+        } else {
+            const float *m = (const float *)mask->data + r * N;
+            while (n > live && m[n - 1] == -INFINITY)
+                n--;
+        }
+        if (n > live)
+            live = n;
+        if (live == N)
+            break;
+    }
+    return live;
 }
 
 static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
@@ -124,6 +228,7 @@ static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
     }
     if (a->fast && a->ty) { /* y is [N][K]: the kernels' weight layout */
         s->scratch = kn_act_bytes(M, K) + 128;
+        a->mask = attention_mask(p, s);
     } else if (a->fast) { /* y is [K][N]: one fp32 accumulator block per thread */
         a->threads = mil_threads();
         s->scratch = (size_t)a->threads * (((size_t)(M * N) * sizeof(float) + 63) & ~(size_t)63) + 64;
@@ -148,7 +253,8 @@ static void mm_rows(void *ctx, size_t begin, size_t end, int thread)
 }
 
 /* One batch of matmul through the kernels: y's [N][K] matrix is the weight. */
-static void matmul_fast(mx_ctx *c, const mx_step *s, int64_t xo, int64_t yo, int64_t oo)
+static void matmul_fast(mx_ctx *c, const mx_step *s, int64_t xo, int64_t yo, int64_t oo,
+                        int64_t live)
 {
     const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
     const mm_aux *a = s->aux;
@@ -163,9 +269,16 @@ static void matmul_fast(mx_ctx *c, const mx_step *s, int64_t xo, int64_t yo, int
     kn_act_prepare(&act, (const unsigned char *)x->data + (size_t)xo * xes, xes == 2, M, K,
                    a->tx ? 1 : K, a->tx ? M : 1, KN_F32, buf);
     mm_job j = {&w, &act, (unsigned char *)o->data + (size_t)oo * oes, oes == 2, N};
-    size_t grain = (size_t)(N / (mil_threads() * 4));
+    size_t grain = (size_t)(live / (mil_threads() * 4));
     grain = grain < 16 ? 16 : (grain + 15) & ~(size_t)15;
-    mx_parallel_for((size_t)N, grain, mm_rows, &j);
+    mx_parallel_for((size_t)live, grain, mm_rows, &j);
+    if (live < N) /* masked columns: any finite score will do, the mask makes it -inf */
+        for (int64_t m = 0; m < M; m++) {
+            if (oes == 2)
+                memset((uint16_t *)j.y + m * N + live, 0, sizeof(uint16_t) * (size_t)(N - live));
+            else
+                memset((float *)j.y + m * N + live, 0, sizeof(float) * (size_t)(N - live));
+        }
 }
 
 /* acc[0..N) += a * y[0..N) */
@@ -293,6 +406,7 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
             av_batches(&j, 0, (size_t)nb, 0);
         return 0;
     }
+    int64_t live = a->mask ? mask_live_columns(a->mask, N) : N;
     int64_t bidx[MIL_MAX_RANK] = {0};
     for (int64_t b = 0; b < nb; b++) {
         int64_t xo = 0, yo = 0;
@@ -305,7 +419,7 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
         if (a->fast) {
             if (a->tr)
                 yo = tile_source(a, yo / (K * N)) * K * N;
-            matmul_fast(c, s, xo, yo, b * M * N);
+            matmul_fast(c, s, xo, yo, b * M * N, live);
             goto next;
         }
         /* A[m][k] */

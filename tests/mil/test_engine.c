@@ -348,6 +348,67 @@ TEST(gqa_tile_not_materialized)
     }
 }
 
+/* Attention scores whose mask is -inf in every row for the last columns: the matmul
+ * skips those columns. Softmax weights equal the plain definition (computed here), and
+ * those of the same program where the scores are also an output (no skipping). */
+TEST(masked_attention_columns_skipped)
+{
+    static const char *prog =
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp32, [1, 2, 3, 4]> q, tensor<fp32, [1, 2, 6, 4]> k, tensor<fp32, [1, 1, 3, 6]> mask) {\n"
+        "        tensor<fp32, [1, 2, 3, 6]> sc = matmul(x = q, y = k, transpose_x = bool(false), transpose_y = bool(true))[name = string(\"sc\")];\n"
+        "        fp32 half = const()[name = string(\"half\"), val = fp32(0.5)];\n"
+        "        tensor<fp32, [1, 2, 3, 6]> ss = mul(x = sc, y = half)[name = string(\"ss\")];\n"
+        "        tensor<fp32, [1, 2, 3, 6]> sm = add(x = ss, y = mask)[name = string(\"sm\")];\n"
+        "        int32 ax = const()[name = string(\"ax\"), val = int32(-1)];\n"
+        "        tensor<fp32, [1, 2, 3, 6]> w = softmax(x = sm, axis = ax)[name = string(\"w\")];\n"
+        "    } -> (w%s);\n}\n";
+    char text[2][4096];
+    snprintf(text[0], sizeof text[0], prog, "");
+    snprintf(text[1], sizeof text[1], prog, ", sc");
+    float q[24], k[48], mask[18];
+    for (int i = 0; i < 24; i++)
+        q[i] = (float)((i * 7) % 5) / 4.0f - 0.3f;
+    for (int i = 0; i < 48; i++)
+        k[i] = (float)((i * 11) % 9) / 5.0f - 0.7f;
+    /* causal rows for positions 0, 1, 2: columns 3..5 are masked everywhere */
+    for (int m = 0; m < 3; m++)
+        for (int n = 0; n < 6; n++)
+            mask[m * 6 + n] = n <= m ? 0.0f : -INFINITY;
+    float want[36];
+    for (int h = 0; h < 2; h++)
+        for (int m = 0; m < 3; m++) {
+            double e[6], sum = 0;
+            for (int n = 0; n < 6; n++) {
+                double acc = 0;
+                for (int d = 0; d < 4; d++)
+                    acc += (double)q[(h * 3 + m) * 4 + d] * k[(h * 6 + n) * 4 + d];
+                e[n] = n <= m ? exp(acc * 0.5) : 0;
+                sum += e[n];
+            }
+            for (int n = 0; n < 6; n++)
+                want[(h * 3 + m) * 6 + n] = (float)(e[n] / sum);
+        }
+    for (int v = 0; v < 2; v++) {
+        an_error err = {{0}};
+        mil_component *c = load_text(v ? "att_sc" : "att", text[v], &err);
+        if (!c)
+            fprintf(stderr, "%s\n", err.msg);
+        REQUIRE(c);
+        mil_named_tensor in[3] = {{"q", {MIL_DT_FP32, 4, {1, 2, 3, 4}, q}},
+                                  {"k", {MIL_DT_FP32, 4, {1, 2, 6, 4}, k}},
+                                  {"mask", {MIL_DT_FP32, 4, {1, 1, 3, 6}, mask}}};
+        const mil_named_tensor *out;
+        int n_out;
+        REQUIRE(mil_predict(c, NULL, 3, in, NULL, &out, &n_out, &err) == 0);
+        double e = 0;
+        for (int i = 0; i < 36; i++)
+            e = fmax(e, fabs(((const float *)out[0].t.data)[i] - want[i]));
+        CHECK(e < 1e-5);
+        mil_component_free(c);
+    }
+}
+
 /* slice_update on a state read: in place only when the next use of the state writes it.
  * Here a second read comes first (it must see the old value), and another function
  * updates without writing back (the state must not change). */
@@ -445,6 +506,7 @@ int main(void)
     RUN(state_read_before_write_sees_old_value);
     RUN(slice_views_of_state);
     RUN(gqa_tile_not_materialized);
+    RUN(masked_attention_columns_skipped);
     RUN(state_update_in_place_only_before_a_write);
     RUN(state_extend_and_unknown_op_place);
     char cmd[400];
