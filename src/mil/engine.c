@@ -560,8 +560,8 @@ int mil_predict(mil_component *c, const char *function, int n_in, const mil_name
     for (int i = 0; i < p->nsteps; i++) {
         const mx_step *s = &p->steps[i];
         const mx_val *o0 = s->nout ? s->out[0] : NULL;
-        if (o0 && o0->kind == MX_CONST)
-            continue; /* folded at load */
+        if ((o0 && o0->kind == MX_CONST) || s->dead)
+            continue; /* folded at load, or fused into a later step */
         if (((s->def->flags & MX_F_VIEW) || s->view) && s->in_place)
             continue;
         if (s->def->run(&ctx, s)) {

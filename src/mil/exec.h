@@ -109,6 +109,7 @@ typedef struct mx_step {
                       * (e.g. a transpose that moves size-1 axes only) or selects one
                       * contiguous block (a slice): planned as a view at view_off bytes */
     int64_t view_off;
+    int dead;        /* folded into a later step (a fusion): not run */
 } mx_step;
 
 typedef struct mx_plan {
@@ -213,6 +214,12 @@ int mx_op_error(const mx_step *s, an_error *err, const char *fmt, ...)
 void *mx_plan_alloc(mx_plan *p, size_t n);
 /* "model.mil:12:7" (text) or "model.mlmodel@1234" (protobuf offset) of an op. */
 const char *mx_place(const mil_component *c, const mil_op *op, char *buf, size_t n);
+
+/* Program lookahead for fusions (plan.c): the one op that uses value id (defined by op
+ * i), or NULL when it has several uses, none, or is a function output; the value bound
+ * to input `name` of op (one binding), -2 for a literal, -1 when absent. */
+const mil_op *mx_sole_use(const mil_function *fn, int i, int id);
+int mx_op_value(const mil_op *op, const char *name);
 
 /* Broadcast shapes of two operands into out (NumPy rules). -1 + err when incompatible. */
 int mx_broadcast(const mx_step *s, int ra, const int64_t *a, int rb, const int64_t *b, int *ro,

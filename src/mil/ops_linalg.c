@@ -66,34 +66,6 @@ static int64_t tile_source(const mm_aux *a, int64_t yb)
     return src;
 }
 
-/* The one op that uses value id (defined by op i), or NULL when there are several uses,
- * none, or it is a function output. */
-static const mil_op *sole_use(const mil_function *fn, int i, int id)
-{
-    const mil_op *use = NULL;
-    for (int o = 0; o < fn->n_outputs; o++)
-        if (fn->outputs[o] == id)
-            return NULL;
-    for (int j = i + 1; j < fn->n_ops; j++)
-        for (int k = 0; k < fn->ops[j].n_inputs; k++)
-            for (int b = 0; b < fn->ops[j].inputs[k].n_bindings; b++)
-                if (fn->ops[j].inputs[k].bindings[b].value == id) {
-                    if (use)
-                        return NULL;
-                    use = &fn->ops[j];
-                }
-    return use;
-}
-
-/* The value bound to input `name` of op (one binding), or -1 (-2 for a literal). */
-static int op_value(const mil_op *op, const char *name)
-{
-    for (int k = 0; k < op->n_inputs; k++)
-        if (!strcmp(op->inputs[k].name, name) && op->inputs[k].n_bindings == 1)
-            return op->inputs[k].bindings[0].value >= 0 ? op->inputs[k].bindings[0].value : -2;
-    return -1;
-}
-
 /* Attention scores: matmul → mul/real_div by a constant → add(mask) → softmax on the
  * last axis. Then a score column whose mask is -inf in every row becomes -inf whatever
  * the product, and softmax gives it weight 0: the matmul may skip it. Returns the mask's
@@ -104,29 +76,29 @@ static const mx_val *attention_mask(mx_plan *p, const mx_step *s)
     if (!s->op || s->op->n_outputs != 1)
         return NULL;
     int id = s->op->outputs[0];
-    const mil_op *scale = sole_use(fn, s->index, id);
+    const mil_op *scale = mx_sole_use(fn, s->index, id);
     if (!scale || (strcmp(scale->type, "mul") && strcmp(scale->type, "real_div")))
         return NULL;
-    int other = op_value(scale, "x") == id ? op_value(scale, "y") : op_value(scale, "x");
+    int other = mx_op_value(scale, "x") == id ? mx_op_value(scale, "y") : mx_op_value(scale, "x");
     if (other == -1 || (other >= 0 && (fn->values[other].producer < 0 ||
                                        strcmp(fn->ops[fn->values[other].producer].type, "const"))))
         return NULL;
-    if (!strcmp(scale->type, "real_div") && op_value(scale, "x") != id)
+    if (!strcmp(scale->type, "real_div") && mx_op_value(scale, "x") != id)
         return NULL;
     int sid = scale->outputs[0];
-    const mil_op *add = sole_use(fn, (int)(scale - fn->ops), sid);
+    const mil_op *add = mx_sole_use(fn, (int)(scale - fn->ops), sid);
     if (!add || strcmp(add->type, "add"))
         return NULL;
-    int mid = op_value(add, "x") == sid ? op_value(add, "y") : op_value(add, "x");
+    int mid = mx_op_value(add, "x") == sid ? mx_op_value(add, "y") : mx_op_value(add, "x");
     if (mid < 0 || fn->values[mid].producer >= s->index)
         return NULL; /* the mask must exist before the matmul runs */
-    const mil_op *sm = sole_use(fn, (int)(add - fn->ops), add->outputs[0]);
+    const mil_op *sm = mx_sole_use(fn, (int)(add - fn->ops), add->outputs[0]);
     if (!sm || strcmp(sm->type, "softmax"))
         return NULL;
     const mx_val *o = s->out[0], *mask = p->vals[mid];
     /* softmax over the last axis only: the axis is a const op's value (defined later
      * than this matmul, so it is read from the program, not from the plan) */
-    int ax = op_value(sm, "axis");
+    int ax = mx_op_value(sm, "axis");
     if (ax == -2)
         return NULL;
     if (ax >= 0) {

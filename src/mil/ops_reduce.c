@@ -26,6 +26,7 @@ typedef struct red_aux {
     int rr;                     /* reduced dims */
     int64_t rshape[MIL_MAX_RANK], rstride[MIL_MAX_RANK];
     int64_t count;
+    const mx_val *rms;          /* layer_norm fused with its [x, -x] input: x */
 } red_aux;
 
 /* red[d] = 1 for each axis named by input 1 (negative axes allowed), or for every
@@ -303,6 +304,58 @@ static int run_softmax(mx_ctx *c, const mx_step *s)
 
 /* ---- layer_norm ---- */
 
+/* ANEMLL builds RMSNorm for the Neural Engine as layer_norm over concat([x, -x], -1): the
+ * mean is 0 and the variance mean(x²), so the output is [x·r, -x·r], r = 1/√(mean(x²)+ε).
+ * When the concat and the negation feed nothing else, they are not run: layer_norm reads
+ * x and writes both halves. Returns x's value, or NULL when the pattern is not there. */
+static const mx_val *rms_source(mx_plan *p, mx_step *s)
+{
+    const mil_function *fn = p->fn;
+    if (!s->op || mx_in(s, 2) || mx_in(s, 3))
+        return NULL;
+    int cat = mx_op_value(s->op, "x");
+    if (cat < 0 || fn->values[cat].producer < 0)
+        return NULL;
+    int ci = fn->values[cat].producer;
+    const mil_op *c = &fn->ops[ci];
+    if (strcmp(c->type, "concat") || mx_sole_use(fn, ci, cat) != s->op)
+        return NULL;
+    const mil_input *vals = NULL;
+    for (int k = 0; k < c->n_inputs; k++)
+        if (!strcmp(c->inputs[k].name, "values"))
+            vals = &c->inputs[k];
+    if (!vals || vals->n_bindings != 2 || vals->bindings[0].value < 0 || vals->bindings[1].value < 0)
+        return NULL;
+    int xid = vals->bindings[0].value, nid = vals->bindings[1].value;
+    int ni = fn->values[nid].producer;
+    if (ni < 0 || strcmp(fn->ops[ni].type, "mul") || mx_sole_use(fn, ni, nid) != c)
+        return NULL;
+    const mil_op *neg = &fn->ops[ni];
+    int nx = mx_op_value(neg, "x"), ny = mx_op_value(neg, "y");
+    int other = nx == xid ? ny : ny == xid ? nx : -1;
+    const mx_step *cs = &p->steps[ci], *ns = &p->steps[ni];
+    const mx_val *ov = other == ny ? mx_in(ns, 1) : mx_in(ns, 0);
+    if (other == -1 || !mx_is_const(ov) || ov->numel != 1 || mil_ld_f32(ov->data, ov->dt, 0) != -1.0f)
+        return NULL;
+    /* concat along the last axis, not interleaved, of two equal halves */
+    const mx_val *x = p->vals[xid], *cv = cs->out[0];
+    int64_t axis = 0, inter = 0;
+    an_error e;
+    if (!cs->def || mx_param_int(cs, 1, 0, &axis, &e) || mx_param_int(cs, 2, 0, &inter, &e) ||
+        inter || (axis != -1 && axis != cv->rank - 1) || x->rank != cv->rank ||
+        cv->shape[cv->rank - 1] != 2 * x->shape[x->rank - 1] || x->dt != cv->dt)
+        return NULL;
+    p->steps[ci].dead = 1;
+    p->steps[ni].dead = 1;
+    /* x is now read here: keep its storage alive until this step */
+    mx_val *xv = p->vals[xid], *r = xv->kind == MX_ALIAS ? p->vals[xv->root] : xv;
+    if (xv->last < s->index)
+        xv->last = s->index;
+    if (r->last < s->index)
+        r->last = s->index;
+    return xv;
+}
+
 static int infer_layer_norm(mx_plan *p, mx_step *s, an_error *err)
 {
     mx_val *x = mx_in(s, 0), *o = s->out[0], *g = mx_in(s, 2), *b = mx_in(s, 3);
@@ -326,6 +379,8 @@ static int infer_layer_norm(mx_plan *p, mx_step *s, an_error *err)
     if (o->dt == MIL_DT_INVALID)
         o->dt = x->dt;
     s->scratch = (size_t)(a->count + 1) * sizeof(float);
+    int last_only = a->rr == 1 && red[x->rank - 1];
+    a->rms = last_only ? rms_source(p, s) : NULL;
     return 0;
 }
 
@@ -337,6 +392,23 @@ static int run_layer_norm(mx_ctx *c, const mx_step *s)
     memcpy(&eps, &s->iaux[0], sizeof eps);
     float *buf = c->scratch;
     int64_t nk = mil_shape_numel(a->kr, a->kshape), n = a->count;
+    if (a->rms) { /* fused RMSNorm: rows of H = n/2 elements of x */
+        int64_t H = n / 2;
+        for (int64_t k = 0; k < nk; k++) {
+            int64_t base = pos_off(a->kr, a->kshape, a->kstride, k);
+            mx_ld_block(a->rms->data, a->rms->dt, base / 2, 1, buf, H);
+            float ss = 0;
+            for (int64_t r = 0; r < H; r++)
+                ss += buf[r] * buf[r];
+            float inv = 1.0f / sqrtf(ss / (float)(n ? n : 1) * 2.0f + eps);
+            for (int64_t r = 0; r < H; r++) {
+                buf[r] *= inv;
+                buf[H + r] = -buf[r];
+            }
+            mx_st_block(o->data, o->dt, base, buf, n);
+        }
+        return 0;
+    }
     int contiguous = 1; /* the normalized positions are one run of n elements */
     int64_t run = 1;
     for (int d = a->rr - 1; d >= 0 && contiguous; d--) {

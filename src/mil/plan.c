@@ -204,6 +204,34 @@ void mx_bcast_strides(int r, const int64_t *shape, int ro, const int64_t *oshape
     }
 }
 
+/* The one op that uses value id (defined by op i), or NULL when there are several uses,
+ * none, or it is a function output. */
+const mil_op *mx_sole_use(const mil_function *fn, int i, int id)
+{
+    const mil_op *use = NULL;
+    for (int o = 0; o < fn->n_outputs; o++)
+        if (fn->outputs[o] == id)
+            return NULL;
+    for (int j = i + 1; j < fn->n_ops; j++)
+        for (int k = 0; k < fn->ops[j].n_inputs; k++)
+            for (int b = 0; b < fn->ops[j].inputs[k].n_bindings; b++)
+                if (fn->ops[j].inputs[k].bindings[b].value == id) {
+                    if (use)
+                        return NULL;
+                    use = &fn->ops[j];
+                }
+    return use;
+}
+
+/* The value bound to input `name` of op (one binding), or -1 (-2 for a literal). */
+int mx_op_value(const mil_op *op, const char *name)
+{
+    for (int k = 0; k < op->n_inputs; k++)
+        if (!strcmp(op->inputs[k].name, name) && op->inputs[k].n_bindings == 1)
+            return op->inputs[k].bindings[0].value >= 0 ? op->inputs[k].bindings[0].value : -2;
+    return -1;
+}
+
 /* ---- planning ---- */
 
 static mx_val *new_val(mx_plan *p)

@@ -409,6 +409,67 @@ TEST(masked_attention_columns_skipped)
     }
 }
 
+/* ANEMLL's RMSNorm: layer_norm(concat([x, -x], -1)) then the first half. Fused (the
+ * negation and the concat are not run) it still equals x / sqrt(mean(x^2) + eps), and
+ * the program with the concat as an extra output (not fused) gives the same. */
+TEST(rmsnorm_pattern_fused)
+{
+    static const char *prog =
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp16, [1, 3, 8]> x) {\n"
+        "        fp16 m1 = const()[name = string(\"m1\"), val = fp16(-0x1p+0)];\n"
+        "        tensor<fp16, [1, 3, 8]> neg = mul(x = x, y = m1)[name = string(\"neg\")];\n"
+        "        int32 ax = const()[name = string(\"ax\"), val = int32(-1)];\n"
+        "        bool il = const()[name = string(\"il\"), val = bool(false)];\n"
+        "        tensor<fp16, [1, 3, 16]> cat = concat(axis = ax, interleave = il, values = (x, neg))[name = string(\"cat\")];\n"
+        "        tensor<int32, [1]> axes = const()[name = string(\"axes\"), val = tensor<int32, [1]>([-1])];\n"
+        "        fp16 eps = const()[name = string(\"eps\"), val = fp16(0x1p-10)];\n"
+        "        tensor<fp16, [1, 3, 16]> ln = layer_norm(axes = axes, epsilon = eps, x = cat)[name = string(\"ln\")];\n"
+        "        tensor<fp16, [1, 3, 8]> y = slice_by_index(x = ln, begin = tensor<int32, [3]>([0, 0, 0]), end = tensor<int32, [3]>([1, 3, 8]))[name = string(\"y\")];\n"
+        "    } -> (y%s);\n}\n";
+    char text[2][4096];
+    snprintf(text[0], sizeof text[0], prog, "");
+    snprintf(text[1], sizeof text[1], prog, ", cat");
+    uint16_t x[24];
+    float xf[24];
+    for (int i = 0; i < 24; i++) {
+        x[i] = an_fp32_to_fp16((float)((i * 13) % 7) * 0.37f - 1.1f + (i / 8) * 0.5f);
+        xf[i] = an_fp16_to_fp32(x[i]);
+    }
+    float want[24];
+    for (int r = 0; r < 3; r++) {
+        double ss = 0;
+        for (int i = 0; i < 8; i++)
+            ss += (double)xf[r * 8 + i] * xf[r * 8 + i];
+        double inv = 1.0 / sqrt(ss / 8 + 0x1p-10);
+        for (int i = 0; i < 8; i++)
+            want[r * 8 + i] = (float)(xf[r * 8 + i] * inv);
+    }
+    long ops[2] = {0, 0};
+    for (int v = 0; v < 2; v++) {
+        an_error err = {{0}};
+        mil_component *c = load_text(v ? "rms_cat" : "rms", text[v], &err);
+        if (!c)
+            fprintf(stderr, "%s\n", err.msg);
+        REQUIRE(c);
+        mil_named_tensor in = {"x", {MIL_DT_FP16, 3, {1, 3, 8}, x}};
+        const mil_named_tensor *out;
+        int n_out;
+        REQUIRE(mil_predict(c, NULL, 1, &in, NULL, &out, &n_out, &err) == 0);
+        double e = 0;
+        for (int i = 0; i < 24; i++)
+            e = fmax(e, fabs(an_fp16_to_fp32(((const uint16_t *)out[0].t.data)[i]) - want[i]));
+        CHECK(e < 4e-3); /* fp16 output rounding */
+        mil_predict_stats ps;
+        mil_component_stats(c, &ps);
+        ops[v] = (long)ps.ops_run;
+        mil_component_free(c);
+    }
+    /* fused: the negation and the concat did not run (layer_norm and the slice did) */
+    CHECK_EQ_INT(ops[0], 2);
+    CHECK_EQ_INT(ops[1], 4);
+}
+
 /* slice_update on a state read: in place only when the next use of the state writes it.
  * Here a second read comes first (it must see the old value), and another function
  * updates without writing back (the state must not change). */
@@ -507,6 +568,7 @@ int main(void)
     RUN(slice_views_of_state);
     RUN(gqa_tile_not_materialized);
     RUN(masked_attention_columns_skipped);
+    RUN(rmsnorm_pattern_fused);
     RUN(state_update_in_place_only_before_a_write);
     RUN(state_extend_and_unknown_op_place);
     char cmd[400];
