@@ -1,10 +1,10 @@
 /* cmd_bench.c — `anemone bench MODEL`: tokens/s in the style of llama-bench (CLI.md). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 

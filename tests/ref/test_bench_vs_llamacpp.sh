@@ -10,7 +10,7 @@ if [ "${ANEMONE_BUILD:-build}" = build-san ]; then
     exit 0
 fi
 venv=${ANEMONE_VENV:-.venv}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import llama_cpp, gguf, yaml' 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import llama_cpp, gguf, numpy' 2>/dev/null; then
     echo "SKIP $name: llama-cpp-python and gguf are not in the dev venv (scripts/peer-venv.sh)"
     exit 0
 fi
