@@ -168,7 +168,6 @@ static int answer(chat *c)
             json_object_array_del_idx(c->msgs, k - 1, 1);
         return -1;
     }
-    interrupted = 0;
     an_strbuf said;
     an_sb_init(&said);
     cli_turn turn;
@@ -224,8 +223,9 @@ static int answer(chat *c)
         an_sb_free(&said);
         return -1;
     }
-    if (turn.cancelled_in_prefill && !said.len) {
-        /* nothing was said: the question stays unanswered and leaves the conversation */
+    if (turn.reason == PIPE_STOP_CANCELLED && !said.len) {
+        /* stopped before the first word of the answer (in the prefill, mostly): the
+         * question stays unanswered and leaves the conversation */
         size_t k = json_object_array_length(c->msgs);
         json_object_array_del_idx(c->msgs, k - 1, 1);
         fputs("\n[interrupted]\n", stderr);
@@ -422,6 +422,9 @@ static char *read_input(chat *c)
     an_strbuf sb;
     an_sb_init(&sb);
     int in_block = 0, first = 1, lines = 0; /* lines: of the """ block's text so far */
+    /* a Ctrl-C from now on belongs to this input's turn (one pressed earlier, during a
+     * slash command, does not cut the next answer) */
+    interrupted = 0;
     for (;;) {
         char *line;
         if (c->tty) {
@@ -558,6 +561,12 @@ int cmd_chat(int argc, char **argv)
         rl_signal_event_hook = signal_hook;
         c.history_path = history_file();
         if (c.history_path) {
+            /* Each entry is written after a "#<seconds>" line, so an entry of several lines
+             * (a """ block or \-continued input) reads back as one: readline joins the
+             * lines up to the next timestamp when the file starts with one. A file written
+             * without timestamps still reads as one entry per line. */
+            history_comment_char = '#';
+            history_write_timestamps = 1;
             stifle_history(CHAT_HISTORY_MAX); /* the file keeps the newest entries only */
             read_history(c.history_path);
         }

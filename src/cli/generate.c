@@ -215,6 +215,19 @@ static int on_token(void *p, int32_t id)
     return 0;
 }
 
+/* ANEMONE_DEBUG_DELAY_MS: pause this long before each model step, so that a turn of a
+ * tiny test model lasts long enough to interrupt (read once). */
+static int debug_delay_ms(void)
+{
+    static int ms = -1;
+    if (ms < 0) {
+        const char *v = getenv("ANEMONE_DEBUG_DELAY_MS");
+        long x = v ? strtol(v, NULL, 10) : 0;
+        ms = x > 0 && x <= 60000 ? (int)x : 0;
+    }
+    return ms;
+}
+
 int cli_run_turn(cli_model *m, pipe_session *s, const int32_t *ids, int n, const cli_opts *o, FILE *out,
                  int dim_thinking, volatile sig_atomic_t *cancel, cli_turn *turn, an_error *err)
 {
@@ -227,6 +240,7 @@ int cli_run_turn(cli_model *m, pipe_session *s, const int32_t *ids, int n, const
         .n_stop = m->n_stop,
         .ignore_eos = o->ignore_eos,
         .cancel = cancel,
+        .step_delay_ms = debug_delay_ms(),
     };
     int r = pipe_session_prompt(s, ids, n, &g, err);
     if (r < 0)
@@ -239,10 +253,18 @@ int cli_run_turn(cli_model *m, pipe_session *s, const int32_t *ids, int n, const
     }
     turn_ctx c = {.m = m, .out = out, .err = err};
     cli_think_init(&c.tf, o->hide_thinking, dim_thinking);
-    c.st = tok_stream_new(m->tok, 1);
+    /* the prompt (special tokens as text) may leave a <think> section open */
+    an_strbuf prompt_text;
+    an_sb_init(&prompt_text);
+    r = tok_decode(m->tok, ids, (size_t)n, 0, &prompt_text, err);
+    c.tf.in_think = r == 0 && cli_think_open_at_end(prompt_text.buf, prompt_text.len);
+    an_sb_free(&prompt_text);
+    c.st = r == 0 ? tok_stream_new(m->tok, 1) : NULL;
     an_sb_init(&c.chunk);
-    if (!c.st)
-        return an_errorf(err, "out of memory");
+    if (!c.st) {
+        cli_think_free(&c.tf);
+        return r < 0 ? -1 : an_errorf(err, "out of memory");
+    }
     int n_before;
     pipe_session_tokens(s, &n_before);
     r = pipe_session_generate(s, &g, on_token, &c, &turn->reason, err);

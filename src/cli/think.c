@@ -13,6 +13,22 @@ void cli_think_init(cli_think *f, int hide, int dim)
 
 void cli_think_free(cli_think *f) { an_sb_free(&f->joined); }
 
+/* Offset of the last occurrence of m in s[0..n), or -1. */
+static long last_of(const char *s, size_t n, const char *m)
+{
+    size_t ml = strlen(m);
+    for (size_t i = n >= ml ? n - ml + 1 : 0; i-- > 0;)
+        if (!memcmp(s + i, m, ml))
+            return (long)i;
+    return -1;
+}
+
+int cli_think_open_at_end(const char *text, size_t n)
+{
+    long open = last_of(text, n, "<think>");
+    return open >= 0 && open > last_of(text, n, "</think>");
+}
+
 /* Each piece inside a section is dimmed on its own, so output is never left dim. */
 static void emit(FILE *out, const cli_think *f, const char *s, size_t n)
 {

@@ -22,4 +22,10 @@ void cli_think_init(cli_think *f, int hide, int dim);
 void cli_think_feed(cli_think *f, FILE *out, const char *s, size_t n, int final);
 void cli_think_free(cli_think *f);
 
+/* 1 when text ends inside a section: its last "<think>" comes after its last "</think>".
+ * Templates whose generation prompt opens the section (DeepSeek-R1's ends with
+ * "<think>\n") make the answer start with thinking; set in_think from this before the
+ * first feed. */
+int cli_think_open_at_end(const char *text, size_t n);
+
 #endif

@@ -41,7 +41,7 @@ typedef struct kn_weight {
                         * packing of sub-byte types and of iOS16 LUT indices. */
     /* LUT only */
     int bits;          /* 1, 2, 3, 4, 6 or 8 */
-    const void *lut;   /* palettes [N/gn][K/gk][1<<bits], scalar entries *
+    const void *lut;   /* palettes [N/gn][K/gk][1<<bits], scalar entries */
     int lut_f32;       /* palette entries are fp32 (else fp16) */
     int64_t gn, gk;    /* rows / columns sharing one palette: W[n][k] uses palette
                         * (n/gn)*(K/gk) + k/gk. gn divides N, gk divides K. */

@@ -83,6 +83,15 @@ void pipe_session_clear(pipe_session *s)
 
 static int cancelled(const pipe_gen_opts *g) { return g && g->cancel && *g->cancel; }
 
+/* A signal cuts the pause short; the cancel check after it sees the flag. */
+static void step_delay(const pipe_gen_opts *g)
+{
+    if (!g || g->step_delay_ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = g->step_delay_ms / 1000, .tv_nsec = (long)(g->step_delay_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 /* Run the last history token to get the next token's logits. */
 static int step_last(pipe_session *s, an_error *err)
 {
@@ -122,6 +131,11 @@ int pipe_session_prompt(pipe_session *s, const int32_t *ids, int n, const pipe_g
             return 1;
         }
         int end = pos + B < n - 1 ? pos + B : n - 1;
+        step_delay(g);
+        if (cancelled(g)) {
+            s->n_tokens = s->n_kv = pos;
+            return 1;
+        }
         if (pipe_model_prefill(s->model, s->tokens, pos, end, err) < 0) {
             s->n_tokens = s->n_kv = pos;
             return -1;
@@ -129,6 +143,7 @@ int pipe_session_prompt(pipe_session *s, const int32_t *ids, int n, const pipe_g
         pos = end;
         s->n_kv = pos;
     }
+    step_delay(g);
     if (cancelled(g)) {
         s->n_tokens = s->n_kv;
         return 1;
@@ -202,6 +217,7 @@ int pipe_session_generate(pipe_session *s, const pipe_gen_opts *g, pipe_token_fn
             *reason = PIPE_STOP_CTX_FULL;
             break;
         }
+        step_delay(g);
         if (cancelled(g)) {
             *reason = PIPE_STOP_CANCELLED;
             break;

@@ -48,6 +48,8 @@ typedef struct pipe_gen_opts {
     int n_stop;
     int ignore_eos;
     volatile sig_atomic_t *cancel; /* raised by a signal handler; NULL: never */
+    int step_delay_ms;          /* a pause before each model step (prefill batch or token):
+                                   a debugging aid that makes a turn slow; normally 0 */
 } pipe_gen_opts;
 
 /* Called with each generated token; return non-zero to stop (PIPE_STOP_CALLBACK). */

@@ -13,7 +13,9 @@ check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "
 
 names="banner_and_prompt turn_answer_and_footer multiline_quotes multiline_backslash help show
 set_temp set_minus_one set_system clear regen think save_json load load_checks unknown_command ctrl_c_hint ctrl_c_drops_block ctrl_d_exit0
-history_written history_bounded nohistory color_off no_color_env"
+history_written history_bounded history_old_format history_multiline_file history_multiline_recall
+history_multiline_submit ctrl_c_prefill ctrl_c_prefill_dropped ctrl_c_generation
+ctrl_c_generation_kept ctrl_c_next_turn thinking_dimmed hide_thinking nohistory color_off no_color_env"
 if ! command -v tmux >/dev/null 2>&1; then
     for n in $names; do echo "SKIP chat_tty_$n: tmux is not installed"; done
     exit 0
@@ -67,6 +69,18 @@ wait_for() {
 # wait_all NAME REGEX...: each REGEX matches at least once
 wait_all() { local name=$1 re; shift; for re; do wait_for "$name" 1 "$re" || return 1; done; }
 count() { screen "$1" | grep -cE -- "$2"; }
+# bottom NAME TEXT: until the pane's last non-empty lines, joined with '|', are TEXT
+bottom() {
+    local name=$1 want=$2 n end=$((SECONDS + WAIT))
+    n=$(($(printf '%s' "$want" | tr -cd '|' | wc -c) + 1))
+    while :; do
+        [ "$(screen "$name" | grep -v '^ *$' | tail -n "$n" | paste -sd '|')" = "$want" ] && return 0
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.1
+    done
+}
+# wait_rc NAME: until the pane's program has exited
+wait_rc() { local end=$((SECONDS + WAIT)); while [ ! -s "$tmp/$1.rc" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done; }
 keys() { local name=$1; shift; tm send-keys -t "main:$name" "$@"; }
 # line NAME TEXT: type TEXT literally, then Enter
 line() { tm send-keys -t "main:$1" -l -- "$2"; tm send-keys -t "main:$1" Enter; }
@@ -252,10 +266,154 @@ check chat_tty_ctrl_d_exit0 "exit status '$(cat "$tmp/$W.rc" 2>/dev/null)'" test
 hist=$tmp/state-$W/anemone/history
 check chat_tty_history_written "history: $(head -c 300 "$hist" 2>/dev/null)" \
     bash -c 'grep -qx "hello there" "$1" && grep -qx "/show" "$1" && grep -qx "/set temp 0" "$1"' _ "$hist"
-check chat_tty_history_bounded "$(wc -l <"$hist" 2>/dev/null) lines, first '$(head -1 "$hist" 2>/dev/null)'" \
-    bash -c '[ "$(wc -l <"$1")" -lt 1100 ] && ! grep -qx "old entry 500" "$1" && grep -qx "old entry 1500" "$1"' _ "$hist"
+# (each entry follows a "#<time>" line)
+check chat_tty_history_bounded "$(grep -cvE '^#[0-9]+$' "$hist" 2>/dev/null) entries, first '$(sed -n 2p "$hist" 2>/dev/null)'" \
+    bash -c '[ "$(grep -cvE "^#[0-9]+\$" "$1")" -lt 1100 ] && ! grep -qx "old entry 500" "$1" && grep -qx "old entry 1500" "$1"' _ "$hist"
 
-# 16. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
+# 16. multi-line entries come back from the history file as one entry. A file written
+# without timestamps (older versions) still reads as one entry per line.
+mkdir -p "$tmp/state-h/anemone"
+printf 'old one\nold two\n' >"$tmp/state-h/anemone/history"
+start h -- -n 2 --seed 1
+wait_for h 1 "$prompt\$"
+keys h Up
+if bottom h '>>> old two'; then
+    keys h Up
+    check chat_tty_history_old_format "second Up: $(screen h | grep -v '^ *$' | tail -2 | paste -sd '|')" \
+        bottom h '>>> old one'
+else
+    fail chat_tty_history_old_format "first Up: $(screen h | grep -v '^ *$' | tail -2 | paste -sd '|')"
+fi
+keys h C-a C-k
+line h '"""'
+line h "one one"
+line h 'two two"""'
+wait_for h 1 "$footer"
+line h 'alpha\'
+line h "beta"
+wait_for h 2 "$footer"
+keys h C-d
+wait_rc h
+got=$(python3 - "$tmp/state-h/anemone/history" <<'PY' 2>&1
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+assert lines[-1] == "", "no final newline"
+entries = []
+for l in lines[:-1]:
+    if re.fullmatch(r"#[0-9]+", l):
+        entries.append([])
+    else:
+        entries[-1].append(l)
+print(entries[-4:])
+PY
+)
+check chat_tty_history_multiline_file "entries: $got" \
+    test "$got" = "[['old one'], ['old two'], ['one one', 'two two'], ['alpha', 'beta']]"
+start h2 XDG_STATE_HOME="$tmp/state-h" -- -n 2 --seed 1
+wait_for h2 1 "$prompt\$"
+keys h2 Up
+if bottom h2 '>>> alpha|beta'; then
+    keys h2 Up
+    check chat_tty_history_multiline_recall "second Up: $(screen h2 | grep -v '^ *$' | tail -3 | paste -sd '|')" \
+        bottom h2 '>>> one one|two two'
+else
+    fail chat_tty_history_multiline_recall "first Up: $(screen h2 | grep -v '^ *$' | tail -3 | paste -sd '|')"
+fi
+keys h2 Enter
+if wait_for h2 1 "$footer"; then
+    line h2 "/save $tmp/recalled.json"
+    wait_for h2 1 "saved 2 messages to $tmp/recalled.json"
+    got=$(json 'print(len(m), repr(m[0]["content"]))' "$tmp/recalled.json")
+    check chat_tty_history_multiline_submit "saved: $got" test "$got" = "2 'one one\ntwo two'"
+else
+    fail chat_tty_history_multiline_submit "no answer to the recalled entry: $(screen h2 | tail -4)"
+fi
+keys h2 C-d
+
+# 17. Ctrl-C during the prefill and during the answer: back to the prompt with a notice, the
+# conversation consistent, the next turn normal. ANEMONE_DEBUG_DELAY_MS makes each model step
+# (a prefill batch of 8 tokens, or one token) last 400 ms: the long prompt below (about 45
+# tokens) takes over 2 s to prefill.
+start i ANEMONE_DEBUG_DELAY_MS=400 -- -n 6 --seed 1
+wait_for i 1 "$prompt\$"
+line i "tell me a long story about the sea and the salt in the water"
+# the prefill has begun when anemone sleeps in the delay (Linux: /proc/PID/wchan)
+pid=$(pgrep -P "$(tm display-message -p -t main:i '#{pane_pid}')" | head -1)
+end=$((SECONDS + WAIT))
+[ -r "/proc/$pid/wchan" ] || { end=0; sleep 0.5; } # no way to see it: the prefill has 2 s to go
+until grep -q nanosleep "/proc/$pid/wchan" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.02; done
+keys i C-c
+if wait_for i 1 '^\[interrupted\]$' && wait_for i 2 "$prompt"; then
+    pass chat_tty_ctrl_c_prefill
+    line i "/save $tmp/int1.json"
+    wait_for i 1 "saved 0 messages to $tmp/int1.json"
+    got=$(json 'print(len(m))' "$tmp/int1.json")
+    check chat_tty_ctrl_c_prefill_dropped "the unanswered question stayed: $got" test "$got" = 0
+else
+    fail chat_tty_ctrl_c_prefill "no '[interrupted]' and prompt: $(screen i | tail -4)"
+fi
+line i "go"
+# the answer has started when a visible character follows the input line
+started() { [ "$(screen i | grep -v '^ *$' | tail -1)" != ">>> go" ]; }
+end=$((SECONDS + WAIT)); until started || [ $SECONDS -ge $end ]; do sleep 0.05; done
+keys i C-c
+if wait_for i 2 '^\[interrupted\]$' && wait_for i 1 "$footer" && wait_for i 4 "$prompt"; then
+    pass chat_tty_ctrl_c_generation
+    line i "/save $tmp/int2.json"
+    wait_for i 1 "saved 2 messages to $tmp/int2.json"
+    got=$(json 'print(len(m), m[1]["role"], 0 < len(m[1]["content"]))' "$tmp/int2.json")
+    check chat_tty_ctrl_c_generation_kept "the cut answer: $got" test "$got" = "2 assistant True"
+    n0=$(count i "$footer")
+    line i "/set n_predict 1"
+    line i "again"
+    if wait_for i $((n0 + 1)) "$footer"; then
+        line i "/save $tmp/int3.json"
+        wait_for i 1 "saved 4 messages to $tmp/int3.json"
+        got=$(json 'print([x["role"] for x in m], m[2]["content"], len(m[3]["content"]) > 0)' "$tmp/int3.json")
+        check chat_tty_ctrl_c_next_turn "after the cut answer: $got" \
+            test "$got" = "['user', 'assistant', 'user', 'assistant'] again True"
+    else
+        fail chat_tty_ctrl_c_next_turn "no answer after the interrupted one: $(screen i | tail -4)"
+    fi
+else
+    fail chat_tty_ctrl_c_generation "no '[interrupted]', footer and prompt: $(screen i | tail -5)"
+fi
+keys i C-d
+
+# 18. thinking is dimmed (SGR 2 ... SGR 0) with colour on, and left out with --hide-thinking.
+# The template's generation prompt opens a <think> section (as DeepSeek-R1's does), so the
+# whole answer of the random-weight model is thinking.
+start t -- -n 4 --seed 1 --chat-template tests/cli/think_open.jinja
+start u -- -n 4 --seed 1 --chat-template tests/cli/think_open.jinja --hide-thinking
+for w in t u; do
+    wait_for $w 1 "$prompt\$"
+    line $w "hi"
+done
+for w in t u; do
+    wait_for $w 1 "$footer"
+    keys $w C-d
+done
+for w in t u; do wait_rc $w; done
+# the log's bytes after the input line "hi" up to the footer: the answer as written, less
+# readline's terminal mode switches (ESC [ ? N h/l)
+answer_bytes() {
+    python3 - "$tmp/$1.log" <<'PY'
+import re, sys
+log = open(sys.argv[1], "rb").read()
+start = log.index(b"hi\r\n") + 4
+end = log.index(b"[ prefill", start)
+print(repr(re.sub(rb"\x1b\[\?[0-9]+[hl]", b"", log[start:end])))
+PY
+}
+got=$(answer_bytes t 2>&1)
+check chat_tty_thinking_dimmed "the answer as written: $got" \
+    python3 -c 'import re, sys; a = eval(sys.argv[1]); plain = re.sub(rb"\x1b\[2m[^\x1b]+\x1b\[0m", b"", a)
+sys.exit(not (a.lstrip(b"\r").startswith(b"\x1b[2m") and b"\x1b[2m" in a and plain.strip() == b""))' "$got"
+got=$(answer_bytes u 2>&1)
+check chat_tty_hide_thinking "the answer as written: $got" \
+    python3 -c 'import sys; a = eval(sys.argv[1]); sys.exit(not (a.strip() == b"" and b"\x1b" not in a))' "$got"
+
+# 19. ANEMONE_NOHISTORY=1 writes none; --color off and NO_COLOR give no colour codes
 start b ANEMONE_NOHISTORY=1 -- -n 4 --seed 1 --color off
 start c NO_COLOR=1 -- -n 4 --seed 1
 for w in b c; do
