@@ -284,6 +284,28 @@ static double bw_fraction(const bench_test *t, double ts, long long wbytes, cons
     return (double)wbytes * ts / (bw->read_gbs * 1e9);
 }
 
+/* Peak resident memory of this program: VmHWM, the high-water mark of the address
+ * space exec made. getrusage's ru_maxrss is the fallback only: Linux carries it over
+ * from the process that started us (fork copies the parent's mark, exec keeps it), so
+ * under a big parent (a Python harness) it reports the parent's peak. */
+static long long peak_rss(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    if (fp) {
+        char line[256];
+        long long kb = -1;
+        while (fgets(line, sizeof line, fp))
+            if (sscanf(line, "VmHWM: %lld kB", &kb) == 1)
+                break;
+        fclose(fp);
+        if (kb >= 0)
+            return kb * 1024;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (long long)ru.ru_maxrss * 1024;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     bench_args b;
@@ -370,9 +392,7 @@ int cmd_bench(int argc, char **argv)
     if (rc) {
         cli_error_multiline(err.msg);
     } else {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        long long rss = (long long)ru.ru_maxrss * 1024;
+        long long rss = peak_rss();
         const char *name = info->meta->name ? info->meta->name : ref;
         long long size = dir_size(m.dir);
         int machine = strcmp(b.format, "md") != 0;

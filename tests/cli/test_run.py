@@ -248,6 +248,20 @@ def check_bench_membw():
             report(False, name, "%s in %r" % (e, text))
 
 
+def check_bench_rss_own():
+    """peak_rss is anemone's own: not the peak of the (bigger) process that started it."""
+    ballast = bytearray(300 << 20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    p = anemone("bench", os.path.join(FIX, "qwen3-fp16-c1"), "-n", "2", "-r", "1", "-o", "json")
+    del ballast
+    try:
+        rss = json.loads(p.stdout)[0]["peak_rss"]
+        report(0 < rss < (200 << 20), "bench_peak_rss_own", "peak_rss %d with a 300 MiB parent" % rss)
+    except (ValueError, KeyError, IndexError) as e:
+        report(False, "bench_peak_rss_own", "%s: %r" % (e, p.stdout))
+
+
 def check_show_model():
     """`anemone show MODEL` against the fixture manifests (written by the generator)."""
     for fx in sorted(os.listdir(GOLD)):
@@ -299,3 +313,4 @@ check_chat_piped()
 check_ctx_overflow()
 check_bench()
 check_bench_membw()
+check_bench_rss_own()
