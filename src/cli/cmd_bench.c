@@ -1,4 +1,5 @@
 /* cmd_bench.c — `anemone bench MODEL`: tokens/s in the style of llama-bench (CLI.md). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 #include "cli.h"
 #include "cli/generate.h"
 #include "cli/opts.h"
+#include "common/file.h"
 #include "common/log.h"
+#include "common/membw.h"
 
 #define BENCH_GROUPS (CLI_G_MODEL | CLI_G_MACHINE)
 #define MAX_LIST 16
@@ -22,12 +25,14 @@ typedef struct bench_args {
     int depth[MAX_LIST], n_depth;
     int reps;
     const char *format; /* md, csv, json, jsonl */
+    int membw;          /* --membw: measure the memory bandwidth too */
+    long membw_mib;     /* its buffer, MiB */
 } bench_args;
 
 void help_bench(FILE *out)
 {
     fputs("usage: anemone bench MODEL [-p N,...] [-n N,...] [-pg PP,TG] [-r REPS] [-d DEPTH,...]\n"
-          "                      [-o md|csv|json|jsonl] [options]\n"
+          "                      [-o md|csv|json|jsonl] [--membw] [options]\n"
           "\n"
           "Measure tokens per second the way llama-bench does: a warm-up, then REPS repetitions\n"
           "of each test from an empty state with random prompt tokens (BOS first when the\n"
@@ -40,7 +45,14 @@ void help_bench(FILE *out)
           "  -d, --n-depth D,...      run the tg tests after D tokens already in the context\n"
           "  -r, --repetitions N      repetitions of each test (default 5)\n"
           "  -o, --output FORMAT      md (default), csv, json or jsonl; the machine formats\n"
-          "                           carry every sample, time to first token and peak RSS\n"
+          "                           carry every sample, time to first token, peak RSS\n"
+          "                           and the model's load time\n"
+          "  --membw                  also measure the memory read bandwidth (with the bench's\n"
+          "                           threads) and report, for each tg test, the weight bytes\n"
+          "                           decode reads per token and the fraction of the bandwidth\n"
+          "                           limit reached: bytes per token x tokens/s / bandwidth\n"
+          "  --membw-size MIB         the bandwidth probe's buffer (default 1024; keep it well\n"
+          "                           beyond the last-level cache)\n"
           "Sizes that do not fit the model's context are reported as skipped.\n",
           out);
     cli_opts_help(out, BENCH_GROUPS);
@@ -69,6 +81,10 @@ static int bench_extra(void *ctx, int argc, char **argv, int *i)
     bench_args *b = ctx;
     const char *a = argv[*i];
     int *list = NULL, *n = NULL;
+    if (!strcmp(a, "--membw")) {
+        b->membw = 1;
+        return 1;
+    }
     if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt"))
         list = b->pp, n = &b->n_pp;
     else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen"))
@@ -76,7 +92,7 @@ static int bench_extra(void *ctx, int argc, char **argv, int *i)
     else if (!strcmp(a, "-d") || !strcmp(a, "--n-depth"))
         list = b->depth, n = &b->n_depth;
     else if (strcmp(a, "-pg") && strcmp(a, "-r") && strcmp(a, "--repetitions") && strcmp(a, "-o") &&
-             strcmp(a, "--output"))
+             strcmp(a, "--output") && strcmp(a, "--membw-size"))
         return 0;
     if (*i + 1 >= argc) {
         cli_usage_error("bench", "%s needs a value", a);
@@ -105,6 +121,14 @@ static int bench_extra(void *ctx, int argc, char **argv, int *i)
             return -1;
         }
         b->reps = (int)r;
+    } else if (!strcmp(a, "--membw-size")) {
+        char *end;
+        long mib = strtol(v, &end, 10);
+        if (end == v || *end || mib < 1 || mib > (long)(AN_MEMBW_MAX_BYTES >> 20)) {
+            cli_usage_error("bench", "%s wants 1..%ld MiB, not '%s'", a, (long)(AN_MEMBW_MAX_BYTES >> 20), v);
+            return -1;
+        }
+        b->membw_mib = mib;
     } else {
         if (strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json") && strcmp(v, "jsonl")) {
             cli_usage_error("bench", "-o wants md, csv, json or jsonl, not '%s'", v);
@@ -213,6 +237,75 @@ static long long dir_size(const char *path)
     return n;
 }
 
+/* Bytes of the Core ML weight files under path (the files in any "weights" directory,
+ * symlinks followed as the Hugging Face cache needs), or 0 when none is found. */
+static long long weight_files_size(const char *path, int in_weights, int depth)
+{
+    struct stat st;
+    if (depth > 8 || stat(path, &st) < 0)
+        return 0;
+    if (!S_ISDIR(st.st_mode))
+        return in_weights && S_ISREG(st.st_mode) ? (long long)st.st_size : 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    long long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *sub = an_path_join(path, e->d_name);
+        if (sub)
+            n += weight_files_size(sub, in_weights || !strcmp(e->d_name, "weights"), depth + 1);
+        free(sub);
+    }
+    closedir(d);
+    return n;
+}
+
+/* The weight bytes one decode step reads: the FFN chunks' and the LM head's weight
+ * files (the embeddings give one row per token, not counted). A monolithic model has
+ * one file for all three: all of it is counted, an upper bound. */
+static long long decode_weight_bytes(const pipe_meta *m)
+{
+    if (m->monolithic)
+        return weight_files_size(m->monolithic_file.path, 0, 0);
+    long long n = weight_files_size(m->lm_head_file.path, 0, 0);
+    for (int i = 0; i < m->n_chunks; i++)
+        n += weight_files_size(m->chunk_files[i].path, 0, 0);
+    return n;
+}
+
+/* The fraction of the bandwidth limit a decode test reaches, or < 0 when it has none. */
+static double bw_fraction(const bench_test *t, double ts, long long wbytes, const an_membw *bw)
+{
+    if (t->skipped || t->pp || !t->tg || wbytes <= 0 || !bw || bw->read_gbs <= 0)
+        return -1;
+    return (double)wbytes * ts / (bw->read_gbs * 1e9);
+}
+
+/* Peak resident memory of this program: VmHWM, the high-water mark of the address
+ * space exec made. getrusage's ru_maxrss is the fallback only: Linux carries it over
+ * from the process that started us (fork copies the parent's mark, exec keeps it), so
+ * under a big parent (a Python harness) it reports the parent's peak. */
+static long long peak_rss(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    if (fp) {
+        char line[256];
+        long long kb = -1;
+        while (fgets(line, sizeof line, fp))
+            if (sscanf(line, "VmHWM: %lld kB", &kb) == 1)
+                break;
+        fclose(fp);
+        if (kb >= 0)
+            return kb * 1024;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (long long)ru.ru_maxrss * 1024;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     bench_args b;
@@ -299,18 +392,28 @@ int cmd_bench(int argc, char **argv)
     if (rc) {
         cli_error_multiline(err.msg);
     } else {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        long long rss = (long long)ru.ru_maxrss * 1024;
+        long long rss = peak_rss();
         const char *name = info->meta->name ? info->meta->name : ref;
         long long size = dir_size(m.dir);
         int machine = strcmp(b.format, "md") != 0;
         int threads = info->threads;
+        an_membw bw_store, *bw = NULL; /* measured after peak RSS is read: its buffer is big */
+        long long wbytes = 0;
+        if (b.membw) {
+            if (an_membw_measure(threads, (size_t)(b.membw_mib ? b.membw_mib : 1024) << 20, &bw_store, &err) < 0) {
+                cli_error_multiline(err.msg);
+                rc = CLI_ERROR;
+                goto out;
+            }
+            bw = &bw_store;
+            wbytes = decode_weight_bytes(info->meta);
+        }
         if (!strcmp(b.format, "md")) {
             printf("| model | size | backend | threads | test | t/s |\n| --- | ---: | --- | ---: | --- | ---: |\n");
         } else if (!strcmp(b.format, "csv")) {
             printf("model,size,backend,threads,test,n_prompt,n_gen,n_depth,avg_ts,stddev_ts,avg_ns,skipped,"
-                   "ttft_ms,peak_rss,samples_ns,samples_ts\n");
+                   "ttft_ms,peak_rss,samples_ns,samples_ts,load_ms%s\n",
+                   bw ? ",membw_read_gbs,membw_copy_gbs,weight_bytes_per_token,bw_fraction" : "");
         }
         json_object *all = !strcmp(b.format, "json") ? json_object_new_array() : NULL;
         char q1[512], q2[160];
@@ -320,6 +423,7 @@ int cmd_bench(int argc, char **argv)
             stats(t->ts, t->n, &mts, &sts);
             stats(t->ns, t->n, &mns, &sns);
             stats(t->ttft_ns, t->n, &mtt, &stt);
+            double frac = bw_fraction(t, mts, wbytes, bw);
             if (!machine) {
                 if (t->skipped)
                     printf("| %s | %.2f MiB | %s | %d | %s | skipped (context %d) |\n", name, size / 1048576.0,
@@ -337,9 +441,15 @@ int cmd_bench(int argc, char **argv)
                     an_sb_appendf(&ns_list, "%s%.0f", i ? ";" : "", t->ns[i]);
                     an_sb_appendf(&ts_list, "%s%.4f", i ? ";" : "", t->ts[i]);
                 }
-                printf("%s,%lld,%s,%d,%s,%d,%d,%d,%.4f,%.4f,%.0f,%d,%.3f,%lld,%s,%s\n", csv_field(name, q1), size,
+                printf("%s,%lld,%s,%d,%s,%d,%d,%d,%.4f,%.4f,%.0f,%d,%.3f,%lld,%s,%s,%.3f", csv_field(name, q1), size,
                        info->backend, threads, csv_field(t->name, q2), t->pp, t->tg, t->depth, mts, sts, mns, t->skipped,
-                       mtt / 1e6, rss, ns_list.buf, ts_list.buf);
+                       mtt / 1e6, rss, ns_list.buf, ts_list.buf, m.load_ms);
+                if (bw) {
+                    printf(",%.4f,%.4f,%lld,", bw->read_gbs, bw->copy_gbs, wbytes);
+                    if (frac >= 0)
+                        printf("%.6f", frac);
+                }
+                putchar('\n');
                 an_sb_free(&ns_list);
                 an_sb_free(&ts_list);
                 continue;
@@ -366,6 +476,13 @@ int cmd_bench(int argc, char **argv)
             }
             json_object_object_add(row, "samples_ns", sn);
             json_object_object_add(row, "samples_ts", st);
+            json_object_object_add(row, "load_ms", json_object_new_double(m.load_ms));
+            if (bw) {
+                json_object_object_add(row, "membw_read_gbs", json_object_new_double(bw->read_gbs));
+                json_object_object_add(row, "membw_copy_gbs", json_object_new_double(bw->copy_gbs));
+                json_object_object_add(row, "weight_bytes_per_token", json_object_new_int64(wbytes));
+                json_object_object_add(row, "bw_fraction", frac >= 0 ? json_object_new_double(frac) : NULL);
+            }
             if (!strcmp(b.format, "json"))
                 json_object_array_add(all, row);
             else {
@@ -377,7 +494,22 @@ int cmd_bench(int argc, char **argv)
             printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
             json_object_put(all);
         }
+        if (bw && !machine) {
+            printf("\nmemory bandwidth: read %.2f GB/s, copy %.2f GB/s (%d thread%s, %zu MiB, %s)\n", bw->read_gbs,
+                   bw->copy_gbs, bw->threads, bw->threads == 1 ? "" : "s", bw->bytes >> 20, bw->kernel);
+            printf("weights read per decoded token: %.2f MiB (%s); limit %.2f t/s\n", wbytes / 1048576.0,
+                   info->monolithic ? "the whole monolithic model" : "FFN chunks + LM head",
+                   wbytes > 0 ? bw->read_gbs * 1e9 / (double)wbytes : 0.0);
+            for (int k = 0; k < n_tests; k++) {
+                double mts, sts;
+                stats(tests[k].ts, tests[k].n, &mts, &sts);
+                double frac = bw_fraction(&tests[k], mts, wbytes, bw);
+                if (frac >= 0)
+                    printf("%s: %.1f%% of the bandwidth limit\n", tests[k].name, 100 * frac);
+            }
+        }
     }
+out:
     free(ids);
     free(tests);
     cli_model_close(&m);

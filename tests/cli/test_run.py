@@ -229,6 +229,73 @@ def check_threads():
                "exit %d: %s" % (p.returncode, p.stderr.decode()))
 
 
+def check_bench_membw():
+    """--membw: the weight bytes per token are the FFN chunk's and LM head's weight files
+    (sizes read here from the directory), and bw_fraction = bytes x t/s / bandwidth."""
+    d = os.path.join(FIX, "qwen3-fp16-c1")
+    want = 0
+    for comp in os.listdir(d):
+        if "embeddings" in comp or not comp.endswith((".mlpackage", ".mlmodelc")):
+            continue
+        for root, _, files in os.walk(os.path.join(d, comp)):
+            if os.path.basename(root) == "weights":
+                want += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    for fmt in ("json", "jsonl", "csv", "md"):
+        name = "bench_membw_%s" % fmt
+        p = anemone("bench", d, "-p", "4", "-n", "3", "-r", "1", "--membw", "--membw-size", "8", "-o", fmt)
+        if p.returncode != 0:
+            report(False, name, p.stderr.decode())
+            continue
+        text = p.stdout.decode()
+        try:
+            if fmt == "md":
+                lines = text.splitlines()
+                bw = [l for l in lines if l.startswith("memory bandwidth: read ")]
+                wb = [l for l in lines if l.startswith("weights read per decoded token: ")]
+                fr = [l for l in lines if l.startswith("tg3: ") and l.endswith("% of the bandwidth limit")]
+                mib = float(wb[0].split(": ")[1].split(" MiB")[0]) if wb else -1
+                ok = len(bw) == 1 and len(fr) == 1 and abs(mib - want / 1048576.0) < 0.01
+                report(ok, name, text)
+                continue
+            if fmt == "json":
+                rows = json.loads(text)
+            elif fmt == "jsonl":
+                rows = [json.loads(l) for l in text.splitlines() if l.strip()]
+            else:
+                import csv
+                rows = list(csv.DictReader(text.splitlines()))
+                for r in rows:
+                    for k in ("avg_ts", "membw_read_gbs", "membw_copy_gbs", "load_ms"):
+                        r[k] = float(r[k])
+                    r["weight_bytes_per_token"] = int(r["weight_bytes_per_token"])
+                    r["bw_fraction"] = float(r["bw_fraction"]) if r["bw_fraction"] else None
+            ok = [r["test"] for r in rows] == ["pp4", "tg3"] and want > 0
+            for r in rows:
+                ok = ok and r["weight_bytes_per_token"] == want and r["membw_read_gbs"] > 0
+                ok = ok and r["membw_copy_gbs"] > 0 and r["load_ms"] > 0
+            ok = ok and rows[0]["bw_fraction"] is None
+            tg = rows[1]
+            frac = want * tg["avg_ts"] / (tg["membw_read_gbs"] * 1e9)
+            ok = ok and tg["bw_fraction"] is not None and abs(tg["bw_fraction"] - frac) <= 1e-3 * frac + 1e-6
+            report(ok, name, text)
+        except (ValueError, KeyError, IndexError) as e:
+            report(False, name, "%s in %r" % (e, text))
+
+
+def check_bench_rss_own():
+    """peak_rss is anemone's own: not the peak of the (bigger) process that started it."""
+    ballast = bytearray(300 << 20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    p = anemone("bench", os.path.join(FIX, "qwen3-fp16-c1"), "-n", "2", "-r", "1", "-o", "json")
+    del ballast
+    try:
+        rss = json.loads(p.stdout)[0]["peak_rss"]
+        report(0 < rss < (200 << 20), "bench_peak_rss_own", "peak_rss %d with a 300 MiB parent" % rss)
+    except (ValueError, KeyError, IndexError) as e:
+        report(False, "bench_peak_rss_own", "%s: %r" % (e, p.stdout))
+
+
 def check_show_model():
     """`anemone show MODEL` against the fixture manifests (written by the generator)."""
     for fx in sorted(os.listdir(GOLD)):
@@ -283,3 +350,5 @@ check_stdin_and_errors()
 check_chat_piped()
 check_ctx_overflow()
 check_bench()
+check_bench_membw()
+check_bench_rss_own()
