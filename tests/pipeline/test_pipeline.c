@@ -202,6 +202,43 @@ TEST(update_mask_prefill_full_batches)
 
 /* A second turn reuses the first turn's KV: it prefills only its own tokens and gives
  * the same tokens as prefilling the whole history from scratch. */
+/* A prompt remainder of under a quarter of a batch goes token by token through infer; a
+ * longer one is one padded batch (models without update_mask). */
+TEST(short_remainder_prefilled_token_by_token)
+{
+    if (!n_fixtures)
+        SKIP("no fixtures in tests/ref/goldens");
+    fixture *f = NULL;
+    for (int k = 0; k < n_fixtures && !f; k++)
+        if (!strstr(fixtures[k].name, "updmask") && !strstr(fixtures[k].name, "mono"))
+            f = &fixtures[k];
+    REQUIRE(f);
+    an_error err;
+    pipe_model *m = pipe_model_open(f->dir, NULL, &err);
+    REQUIRE(m);
+    int B = pipe_model_get_info(m)->batch;
+    REQUIRE(B >= 4);
+    int32_t ids[64] = {0};
+    for (int i = 0; i < 64; i++)
+        ids[i] = 10 + i;
+    /* B + r tokens: r < B/4 → 1 batch and r infer calls; r >= B/4 → 2 batches */
+    int rs[2] = {B / 4 - 1, B / 4};
+    for (int i = 0; i < 2; i++) {
+        int r = rs[i], n = B + r;
+        REQUIRE(n <= pipe_model_get_info(m)->context);
+        pipe_model_counters c0, c1;
+        pipe_model_reset(m);
+        pipe_model_get_counters(m, &c0);
+        REQUIRE(pipe_model_prefill(m, ids, 0, n, &err) == 0);
+        pipe_model_get_counters(m, &c1);
+        int small = 4 * r < B;
+        CHECK_EQ_INT((int)(c1.prefill_batches - c0.prefill_batches), small ? 1 : 2);
+        CHECK_EQ_INT((int)(c1.infer_calls - c0.infer_calls), small ? r : 0);
+        CHECK_EQ_INT((int)(c1.prefill_tokens - c0.prefill_tokens), n);
+    }
+    pipe_model_close(m);
+}
+
 TEST(two_turns_reuse_prefix)
 {
     if (!n_fixtures)
@@ -435,6 +472,7 @@ int main(void)
     load_fixtures();
     RUN(greedy_matches_reference);
     RUN(update_mask_prefill_full_batches);
+    RUN(short_remainder_prefilled_token_by_token);
     RUN(two_turns_reuse_prefix);
     RUN(seeded_sampling_reproducible);
     RUN(stops_at_eos);
