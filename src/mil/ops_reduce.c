@@ -256,8 +256,39 @@ static int infer_softmax(mx_plan *p, mx_step *s, an_error *err)
     memcpy(o->shape, x->shape, sizeof o->shape);
     if (o->dt == MIL_DT_INVALID)
         o->dt = x->dt;
-    s->scratch = (size_t)(x->rank ? x->shape[a] : 1) * sizeof(float);
+    /* one row buffer per thread (rows run in parallel when they are contiguous) */
+    size_t row = ((size_t)(x->rank ? x->shape[a] : 1) * sizeof(float) + 63) & ~(size_t)63;
+    s->iaux[1] = mil_threads();
+    s->scratch = row * (size_t)s->iaux[1] + 64;
     return 0;
+}
+
+typedef struct softmax_job {
+    const mx_val *x, *o;
+    int64_t D;
+    unsigned char *buf;
+    size_t row;
+} softmax_job;
+
+static void softmax_rows(void *ctx, size_t i0, size_t i1, int thread)
+{
+    const softmax_job *j = ctx;
+    int64_t D = j->D;
+    float *buf = (float *)(j->buf + (size_t)thread * j->row);
+    for (size_t i = i0; i < i1; i++) {
+        mx_ld_block(j->x->data, j->x->dt, (int64_t)i * D, 1, buf, D);
+        float mx = -INFINITY, sum = 0;
+        for (int64_t d = 0; d < D; d++)
+            mx = buf[d] > mx ? buf[d] : mx;
+        for (int64_t d = 0; d < D; d++) {
+            buf[d] = expf(buf[d] - mx);
+            sum += buf[d];
+        }
+        float inv = 1.0f / sum;
+        for (int64_t d = 0; d < D; d++)
+            buf[d] *= inv;
+        mx_st_block(j->o->data, j->o->dt, (int64_t)i * D, buf, D);
+    }
 }
 
 static int run_softmax(mx_ctx *c, const mx_step *s)
@@ -267,21 +298,14 @@ static int run_softmax(mx_ctx *c, const mx_step *s)
     int64_t D = x->rank ? x->shape[a] : 1;
     int64_t outer = mil_shape_numel(a, x->shape), inner = mil_shape_numel(x->rank - a - 1, x->shape + a + 1);
     float *buf = c->scratch;
-    if (inner == 1) { /* rows are contiguous */
-        for (int64_t i = 0; i < outer; i++) {
-            mx_ld_block(x->data, x->dt, i * D, 1, buf, D);
-            float mx = -INFINITY, sum = 0;
-            for (int64_t d = 0; d < D; d++)
-                mx = buf[d] > mx ? buf[d] : mx;
-            for (int64_t d = 0; d < D; d++) {
-                buf[d] = expf(buf[d] - mx);
-                sum += buf[d];
-            }
-            float inv = 1.0f / sum;
-            for (int64_t d = 0; d < D; d++)
-                buf[d] *= inv;
-            mx_st_block(o->data, o->dt, i * D, buf, D);
-        }
+    if (inner == 1) { /* rows are contiguous: in parallel, a buffer per thread */
+        softmax_job j = {x, o, D, (unsigned char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63),
+                         ((size_t)D * sizeof(float) + 63) & ~(size_t)63};
+        size_t grain = (size_t)(outer / (mil_threads() * 4));
+        if (mil_threads() <= s->iaux[1])
+            mx_parallel_for((size_t)outer, grain < 1 ? 1 : grain, softmax_rows, &j);
+        else /* more threads than at planning: their buffers were not reserved */
+            softmax_rows(&j, 0, (size_t)outer, 0);
         return 0;
     }
     for (int64_t i = 0; i < outer; i++)
