@@ -402,10 +402,42 @@ static int infer_layer_norm(mx_plan *p, mx_step *s, an_error *err)
     memcpy(o->shape, x->shape, sizeof o->shape);
     if (o->dt == MIL_DT_INVALID)
         o->dt = x->dt;
-    s->scratch = (size_t)(a->count + 1) * sizeof(float);
+    /* a row buffer per thread: the fused RMSNorm runs its rows in parallel */
+    s->iaux[1] = mil_threads();
+    s->scratch = (((size_t)(a->count + 1) * sizeof(float) + 63) & ~(size_t)63) * (size_t)s->iaux[1] + 64;
     int last_only = a->rr == 1 && red[x->rank - 1];
     a->rms = last_only ? rms_source(p, s) : NULL;
     return 0;
+}
+
+typedef struct rms_job {
+    const red_aux *a;
+    const mx_val *o;
+    float eps;
+    unsigned char *buf;
+    size_t row;
+} rms_job;
+
+/* Rows [k0, k1) of the fused RMSNorm: [x·r, -x·r] with r = 1/sqrt(mean(x²) + eps). */
+static void rms_rows(void *ctx, size_t k0, size_t k1, int thread)
+{
+    const rms_job *j = ctx;
+    const red_aux *a = j->a;
+    int64_t n = a->count, H = n / 2;
+    float *buf = (float *)(j->buf + (size_t)thread * j->row);
+    for (size_t k = k0; k < k1; k++) {
+        int64_t base = pos_off(a->kr, a->kshape, a->kstride, (int64_t)k);
+        mx_ld_block(a->rms->data, a->rms->dt, base / 2, 1, buf, H);
+        float ss = 0;
+        for (int64_t r = 0; r < H; r++)
+            ss += buf[r] * buf[r];
+        float inv = 1.0f / sqrtf(ss / (float)(n ? n : 1) * 2.0f + j->eps);
+        for (int64_t r = 0; r < H; r++) {
+            buf[r] *= inv;
+            buf[H + r] = -buf[r];
+        }
+        mx_st_block(j->o->data, j->o->dt, base, buf, n);
+    }
 }
 
 static int run_layer_norm(mx_ctx *c, const mx_step *s)
@@ -416,21 +448,14 @@ static int run_layer_norm(mx_ctx *c, const mx_step *s)
     memcpy(&eps, &s->iaux[0], sizeof eps);
     float *buf = c->scratch;
     int64_t nk = mil_shape_numel(a->kr, a->kshape), n = a->count;
-    if (a->rms) { /* fused RMSNorm: rows of H = n/2 elements of x */
-        int64_t H = n / 2;
-        for (int64_t k = 0; k < nk; k++) {
-            int64_t base = pos_off(a->kr, a->kshape, a->kstride, k);
-            mx_ld_block(a->rms->data, a->rms->dt, base / 2, 1, buf, H);
-            float ss = 0;
-            for (int64_t r = 0; r < H; r++)
-                ss += buf[r] * buf[r];
-            float inv = 1.0f / sqrtf(ss / (float)(n ? n : 1) * 2.0f + eps);
-            for (int64_t r = 0; r < H; r++) {
-                buf[r] *= inv;
-                buf[H + r] = -buf[r];
-            }
-            mx_st_block(o->data, o->dt, base, buf, n);
-        }
+    if (a->rms) { /* fused RMSNorm: rows of H = n/2 elements of x, in parallel */
+        rms_job j = {a, o, eps, (unsigned char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63),
+                     ((size_t)(n + 1) * sizeof(float) + 63) & ~(size_t)63};
+        size_t grain = (size_t)(nk / (mil_threads() * 4));
+        if (mil_threads() <= s->iaux[1])
+            mx_parallel_for((size_t)nk, grain < 1 ? 1 : grain, rms_rows, &j);
+        else /* more threads than at planning: their buffers were not reserved */
+            rms_rows(&j, 0, (size_t)nk, 0);
         return 0;
     }
     int contiguous = 1; /* the normalized positions are one run of n elements */
