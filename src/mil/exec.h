@@ -215,9 +215,13 @@ void *mx_plan_alloc(mx_plan *p, size_t n);
 /* "model.mil:12:7" (text) or "model.mlmodel@1234" (protobuf offset) of an op. */
 const char *mx_place(const mil_component *c, const mil_op *op, char *buf, size_t n);
 
-/* Program lookahead for fusions (plan.c): the one op that uses value id (defined by op
- * i), or NULL when it has several uses, none, or is a function output; the value bound
- * to input `name` of op (one binding), -2 for a literal, -1 when absent. */
+/* Program lookahead for fusions (plan.c). mx_each_use calls ok on every use of value id
+ * (defined by op i): op j, through its input `input`; it returns the number of uses, or
+ * -1 when ok refuses one or id is a function output. mx_sole_use: the one op using id,
+ * or NULL when there are several uses, none, or it is a function output. mx_op_value:
+ * the value bound to input `name` of op (one binding), -2 for a literal, -1 when absent. */
+typedef int (*mx_use_fn)(void *ctx, const mil_function *fn, int j, const char *input);
+int mx_each_use(const mil_function *fn, int i, int id, mx_use_fn ok, void *ctx);
 const mil_op *mx_sole_use(const mil_function *fn, int i, int id);
 int mx_op_value(const mil_op *op, const char *name);
 

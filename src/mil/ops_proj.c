@@ -43,35 +43,18 @@ static mx_kw *kw_new(mil_component *c, const kn_weight *tmpl, const mx_step *src
     return kw;
 }
 
-/* Whether every use of op i's output is the weight of a conv or linear. */
-static int feeds_projections_only(const mil_function *fn, int i)
+static int is_projection_weight(void *ctx, const mil_function *fn, int j, const char *input)
 {
-    const mil_op *op = &fn->ops[i];
-    if (op->n_outputs != 1)
-        return 0;
-    int id = op->outputs[0], uses = 0;
-    for (int o = 0; o < fn->n_outputs; o++)
-        if (fn->outputs[o] == id)
-            return 0;
-    for (int j = i + 1; j < fn->n_ops; j++) {
-        const mil_op *u = &fn->ops[j];
-        for (int k = 0; k < u->n_inputs; k++)
-            for (int b = 0; b < u->inputs[k].n_bindings; b++) {
-                if (u->inputs[k].bindings[b].value != id)
-                    continue;
-                if ((strcmp(u->type, "conv") != 0 && strcmp(u->type, "linear") != 0) ||
-                    strcmp(u->inputs[k].name, "weight") != 0)
-                    return 0;
-                uses++;
-            }
-    }
-    return uses > 0;
+    (void)ctx;
+    const char *t = fn->ops[j].type;
+    return (!strcmp(t, "conv") || !strcmp(t, "linear")) && !strcmp(input, "weight");
 }
 
 int mx_lut_packable(const mx_plan *p, const mx_step *s)
 {
-    return s->op && strcmp(s->op->type, "constexpr_lut_to_dense") == 0 &&
-           feeds_projections_only(p->fn, s->index);
+    /* every use of the output is the weight of a conv or linear */
+    return s->op && strcmp(s->op->type, "constexpr_lut_to_dense") == 0 && s->op->n_outputs == 1 &&
+           mx_each_use(p->fn, s->index, s->op->outputs[0], is_projection_weight, NULL) > 0;
 }
 
 int mx_lut_pack(mx_plan *p, mx_step *s, an_error *err)

@@ -378,48 +378,32 @@ static int run_split(mx_ctx *c, const mx_step *s)
 
 static int is_float_dt(mil_dtype dt) { return dt == MIL_DT_FP16 || dt == MIL_DT_FP32; }
 
-/* Whether every use of value id (defined by op i) is the y of a float matmul, either
- * directly or through one reshape that keeps the last two dims (last2). Grouped-query
- * attention repeats the KV heads with tile → reshape → matmul; matmul can read the
- * unrepeated heads instead, so the repeat never needs to be written. */
-static int feeds_matmul_y_only(const mil_function *fn, int i, int id, const int64_t *last2, int depth)
+/* Grouped-query attention repeats the KV heads with tile → reshape → matmul; matmul can
+ * read the unrepeated heads instead, so the repeat never needs to be written. A use is
+ * fine when it is the y of a float matmul, or (once) a reshape keeping the last two dims
+ * whose own uses are all fine. */
+typedef struct gqa_use {
+    const int64_t *last2;
+    int depth;
+} gqa_use;
+
+static int is_matmul_y(void *ctx, const mil_function *fn, int j, const char *input)
 {
-    int uses = 0;
-    for (int o = 0; o < fn->n_outputs; o++)
-        if (fn->outputs[o] == id)
-            return 0;
-    for (int j = i + 1; j < fn->n_ops; j++) {
-        const mil_op *u = &fn->ops[j];
-        for (int k = 0; k < u->n_inputs; k++)
-            for (int b = 0; b < u->inputs[k].n_bindings; b++) {
-                if (u->inputs[k].bindings[b].value != id)
-                    continue;
-                uses++;
-                if (!strcmp(u->type, "matmul") && !strcmp(u->inputs[k].name, "y")) {
-                    const mil_type *ot = &fn->values[u->outputs[0]].type;
-                    int xv = -1;
-                    for (int q = 0; q < u->n_inputs; q++)
-                        if (!strcmp(u->inputs[q].name, "x") && u->inputs[q].n_bindings == 1)
-                            xv = u->inputs[q].bindings[0].value;
-                    if (u->n_outputs != 1 || xv < 0 || !is_float_dt(ot->dtype) ||
-                        !is_float_dt(fn->values[xv].type.dtype))
-                        return 0;
-                    continue;
-                }
-                if (depth == 0 && !strcmp(u->type, "reshape") && !strcmp(u->inputs[k].name, "x") &&
-                    u->n_outputs == 1) {
-                    int rid = u->outputs[0];
-                    const mil_type *rt = &fn->values[rid].type;
-                    if (rt->rank < 3 || rt->dims[rt->rank - 2] != last2[0] ||
-                        rt->dims[rt->rank - 1] != last2[1] ||
-                        !feeds_matmul_y_only(fn, j, rid, last2, 1))
-                        return 0;
-                    continue;
-                }
-                return 0;
-            }
+    const gqa_use *g = ctx;
+    const mil_op *u = &fn->ops[j];
+    if (!strcmp(u->type, "matmul") && !strcmp(input, "y")) {
+        int xv = mx_op_value(u, "x");
+        return u->n_outputs == 1 && xv >= 0 && is_float_dt(fn->values[u->outputs[0]].type.dtype) &&
+               is_float_dt(fn->values[xv].type.dtype);
     }
-    return uses > 0;
+    if (g->depth == 0 && !strcmp(u->type, "reshape") && !strcmp(input, "x") && u->n_outputs == 1) {
+        const mil_type *rt = &fn->values[u->outputs[0]].type;
+        gqa_use deeper = {g->last2, 1};
+        return rt->rank >= 3 && rt->dims[rt->rank - 2] == g->last2[0] &&
+               rt->dims[rt->rank - 1] == g->last2[1] &&
+               mx_each_use(fn, j, u->outputs[0], is_matmul_y, &deeper) > 0;
+    }
+    return 0;
 }
 
 static int infer_tile(mx_plan *p, mx_step *s, an_error *err)
@@ -443,7 +427,8 @@ static int infer_tile(mx_plan *p, mx_step *s, an_error *err)
     int lazy = n >= 3 && reps[n - 1] == 1 && reps[n - 2] == 1 && is_float_dt(x->dt) && s->op;
     for (int d = 0; d < n - 2 && lazy; d++)
         lazy = reps[d] == 1 || x->shape[d] == 1;
-    if (lazy && feeds_matmul_y_only(p->fn, s->index, s->op->outputs[0], o->shape + n - 2, 0)) {
+    gqa_use g = {o->shape + n - 2, 0};
+    if (lazy && mx_each_use(p->fn, s->index, s->op->outputs[0], is_matmul_y, &g) > 0) {
         s->view = 1;
         o->tile = s;
     }

@@ -204,23 +204,34 @@ void mx_bcast_strides(int r, const int64_t *shape, int ro, const int64_t *oshape
     }
 }
 
-/* The one op that uses value id (defined by op i), or NULL when there are several uses,
- * none, or it is a function output. */
-const mil_op *mx_sole_use(const mil_function *fn, int i, int id)
+int mx_each_use(const mil_function *fn, int i, int id, mx_use_fn ok, void *ctx)
 {
-    const mil_op *use = NULL;
+    int uses = 0;
     for (int o = 0; o < fn->n_outputs; o++)
         if (fn->outputs[o] == id)
-            return NULL;
+            return -1;
     for (int j = i + 1; j < fn->n_ops; j++)
         for (int k = 0; k < fn->ops[j].n_inputs; k++)
             for (int b = 0; b < fn->ops[j].inputs[k].n_bindings; b++)
                 if (fn->ops[j].inputs[k].bindings[b].value == id) {
-                    if (use)
-                        return NULL;
-                    use = &fn->ops[j];
+                    if (!ok(ctx, fn, j, fn->ops[j].inputs[k].name))
+                        return -1;
+                    uses++;
                 }
-    return use;
+    return uses;
+}
+
+static int remember_use(void *ctx, const mil_function *fn, int j, const char *input)
+{
+    (void)input;
+    *(const mil_op **)ctx = &fn->ops[j];
+    return 1;
+}
+
+const mil_op *mx_sole_use(const mil_function *fn, int i, int id)
+{
+    const mil_op *use = NULL;
+    return mx_each_use(fn, i, id, remember_use, &use) == 1 ? use : NULL;
 }
 
 /* The value bound to input `name` of op (one binding), or -1 (-2 for a literal). */
