@@ -239,6 +239,79 @@ TEST(state_read_before_write_sees_old_value)
     mil_component_free(c);
 }
 
+/* One run of `fn` of a fixture chunk on its golden inputs from a zero state: output and
+ * final state bytes, concatenated into a malloc'd buffer (*n bytes). */
+static unsigned char *run_chunk(mil_component *c, const char *gold, const char *fn, size_t *n)
+{
+    static const char *names[] = {"hidden_states", "position_ids", "causal_mask", "current_pos"};
+    mil_named_tensor in[4];
+    char path[512];
+    an_error err = {{0}};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%schunk1_%s_%s.npy", gold, fn, names[k]);
+        if (load_npy(path, &in[k], names[k]))
+            return NULL;
+    }
+    mil_state *st = mil_state_new(c, fn, &err);
+    const mil_named_tensor *out;
+    int n_out;
+    unsigned char *buf = NULL;
+    if (st && mil_predict(c, fn, 4, in, st, &out, &n_out, &err) == 0 && n_out >= 1) {
+        size_t a = mil_tensor_nbytes(&out[0].t), b = mil_tensor_nbytes(&st->bufs[0].t);
+        buf = malloc(a + b);
+        if (buf) {
+            memcpy(buf, out[0].t.data, a);
+            memcpy(buf + a, st->bufs[0].t.data, b);
+            *n = a + b;
+        }
+    } else {
+        fprintf(stderr, "%s\n", err.msg);
+    }
+    mil_state_free(st);
+    for (int k = 0; k < 4; k++)
+        free(in[k].t.data);
+    return buf;
+}
+
+/* Results do not depend on the thread count: a chunk with grouped-query attention,
+ * masked attention and RMSNorm gives the same bytes planned and run on 1 thread, planned
+ * on 1 and run on 3 (more threads than planned for), and planned and run on 3. */
+TEST(thread_count_does_not_change_results)
+{
+    static const char *cases[][2] = {
+        {FIX "llama_FFN_PF_lut4_chunk_01of02.mlmodelc", GOLD},
+        {"tests/fixtures/qwen3-lut6-c1-argmax/qwen_FFN_PF_lut6_chunk_01of01.mlpackage",
+         "tests/ref/goldens/qwen3-lut6-c1-argmax/"},
+    };
+    static const char *fns[] = {"prefill", "infer"};
+    an_error err = {{0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        if (access(cases[k][0], R_OK) != 0)
+            SKIP("test model fixtures are absent");
+        REQUIRE(mil_set_threads(1, &err) == 0);
+        mil_component *c1 = mil_component_load(cases[k][0], &err);
+        REQUIRE(c1);
+        REQUIRE(mil_set_threads(3, &err) == 0);
+        mil_component *c3 = mil_component_load(cases[k][0], &err);
+        REQUIRE(c3);
+        for (int f = 0; f < 2; f++) {
+            size_t n1 = 0, n2 = 0, n3 = 0;
+            REQUIRE(mil_set_threads(1, &err) == 0);
+            unsigned char *r1 = run_chunk(c1, cases[k][1], fns[f], &n1);
+            REQUIRE(mil_set_threads(3, &err) == 0);
+            unsigned char *r2 = run_chunk(c1, cases[k][1], fns[f], &n2);
+            unsigned char *r3 = run_chunk(c3, cases[k][1], fns[f], &n3);
+            REQUIRE(r1 && r2 && r3);
+            CHECK(n1 == n2 && memcmp(r1, r2, n1) == 0);
+            CHECK(n1 == n3 && memcmp(r1, r3, n1) == 0);
+            free(r1), free(r2), free(r3);
+        }
+        mil_component_free(c1);
+        mil_component_free(c3);
+    }
+    REQUIRE(mil_set_threads(1, &err) == 0);
+}
+
 /* Contiguous slices are views (of the state, of an arena value): the values are still
  * those NumPy slicing gives, a slice of the state taken before a write still sees the
  * old rows, and a strided slice (not contiguous) is still copied correctly. */
@@ -566,6 +639,7 @@ int main(void)
     RUN(kv_state_in_place_shared_no_alloc);
     RUN(state_read_before_write_sees_old_value);
     RUN(slice_views_of_state);
+    RUN(thread_count_does_not_change_results);
     RUN(gqa_tile_not_materialized);
     RUN(masked_attention_columns_skipped);
     RUN(rmsnorm_pattern_fused);
