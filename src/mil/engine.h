@@ -114,6 +114,7 @@ typedef struct mil_predict_stats {
     uint64_t state_bytes_written_in_place; /* bytes written into state by slice_update */
     uint64_t ops_run;
     uint64_t kernel_projections; /* projections run by the matrix kernels (kern.h) */
+    uint64_t kernel_projections_int8; /* of those, on the int8 path (ANEMONE_KERNEL_PATH=i8) */
 } mil_predict_stats;
 
 void mil_component_stats(const mil_component *c, mil_predict_stats *st);

@@ -217,7 +217,9 @@ int mx_proj_run(mx_ctx *c, const mx_step *s)
         grain = grain < 16 ? 16 : (grain + 15) & ~(size_t)15;
         mx_parallel_for((size_t)pj->N, grain, proj_rows, &j);
     }
-    if (c->stats)
+    if (c->stats) {
         c->stats->kernel_projections++;
+        c->stats->kernel_projections_int8 += pj->w->path == KN_I8;
+    }
     return 0;
 }

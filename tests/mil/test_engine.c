@@ -136,6 +136,7 @@ TEST(kv_state_in_place_shared_no_alloc)
     /* the 7 projections of the layer (q, k, v, o, gate, up, down: 7 conv/linear ops over
      * constexpr_lut_to_dense in model.mil) run on the packed weights: nothing decoded */
     CHECK_EQ_INT(ps.kernel_projections, 7);
+    CHECK_EQ_INT(ps.kernel_projections_int8, 0); /* fp32 is the default path */
     CHECK_EQ_INT(mil_component_decoded_bytes(c1), 0);
     printf("INFO infer step chunk 1: %llu state bytes copied, %llu written in place, %ld allocations, %llu ops\n",
            (unsigned long long)ps.state_bytes_copied, (unsigned long long)ps.state_bytes_written_in_place,
@@ -310,6 +311,28 @@ TEST(thread_count_does_not_change_results)
         mil_component_free(c3);
     }
     REQUIRE(mil_set_threads(1, &err) == 0);
+}
+
+/* ANEMONE_KERNEL_PATH=i8 (read when a component is loaded) puts the LUT projections on
+ * the int8 path; the dense ones stay fp32. */
+TEST(int8_path_on_request)
+{
+    if (access(FIX "llama_FFN_PF_lut4_chunk_01of02.mlmodelc/model.mil", R_OK) != 0)
+        SKIP("test model fixtures are absent");
+    an_error err = {{0}};
+    setenv("ANEMONE_KERNEL_PATH", "i8", 1);
+    mil_component *c = mil_component_load(FIX "llama_FFN_PF_lut4_chunk_01of02.mlmodelc", &err);
+    unsetenv("ANEMONE_KERNEL_PATH");
+    REQUIRE(c);
+    size_t n = 0;
+    unsigned char *r = run_chunk(c, GOLD, "infer", &n);
+    REQUIRE(r);
+    free(r);
+    mil_predict_stats ps;
+    mil_component_stats(c, &ps);
+    CHECK_EQ_INT(ps.kernel_projections, 7);
+    CHECK_EQ_INT(ps.kernel_projections_int8, 7);
+    mil_component_free(c);
 }
 
 /* Contiguous slices are views (of the state, of an arena value): the values are still
@@ -640,6 +663,7 @@ int main(void)
     RUN(state_read_before_write_sees_old_value);
     RUN(slice_views_of_state);
     RUN(thread_count_does_not_change_results);
+    RUN(int8_path_on_request);
     RUN(gqa_tile_not_materialized);
     RUN(masked_attention_columns_skipped);
     RUN(rmsnorm_pattern_fused);
