@@ -116,6 +116,28 @@ static float lut_entry(const kn_weight *w, int64_t i)
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* A palette's largest magnitude (0 when it is not finite: non-finite entries would poison
+ * the integer paths, so they are kept out of it). */
+static float pal_amax(const float *pl, int E)
+{
+    float amax = 0;
+    for (int e = 0; e < E; e++)
+        if (fabsf(pl[e]) > amax)
+            amax = fabsf(pl[e]);
+    if (!isfinite(amax))
+        amax = 0;
+    return amax;
+}
+
+/* Entry v on the integer grid that maps amax to qmax. */
+static int quant_entry(float v, float amax, int qmax)
+{
+    if (!(amax > 0) || !isfinite(v))
+        return 0;
+    float q = nearbyintf(v * ((float)qmax / amax));
+    return q > (float)qmax ? qmax : q < -(float)qmax ? -qmax : (int)q;
+}
+
 int kn_prepare(kn_weight *w, kn_path path, an_error *err)
 {
     w->prep = NULL;
@@ -138,18 +160,25 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
                          (long long)w->gn, (long long)w->gk, (long long)w->N, (long long)w->K);
     int64_t kp = w->K / w->gk, P = (w->N / w->gn) * kp;
     int E = 1 << b;
-    int i8 = path == KN_I8;
+    int i8 = path == KN_I8, i16 = path == KN_I16;
+    int ES = E < 32 ? 32 : E;
     if (P > ((int64_t)1 << 40) / E)
         return an_errorf(err, "kern: %lld palettes is too many", (long long)P);
     size_t npe = (size_t)P * (size_t)E;
     size_t o_pal = 0, o_qpal = align64(npe * sizeof(float));
     size_t o_upal = o_qpal + (i8 ? align64(npe) : 0);
     size_t o_qs = o_upal + (i8 ? align64(npe) : 0);
-    size_t o_w8 = o_qs + (i8 ? align64((size_t)P * sizeof(float)) : 0);
+    size_t o_w8 = o_qs + (i8 || i16 ? align64((size_t)P * sizeof(float)) : 0);
     size_t o_p16 = o_w8;
-    int p16 = !i8 && (b == 8 || b == 6) && !w->lut_f32;
+    int p16 = path == KN_F32 && (b == 8 || b == 6) && !w->lut_f32;
     if (p16)
         o_w8 += align64(npe * sizeof(uint16_t));
+    size_t o_wpal = o_w8, o_wlo = o_wpal, o_whi = o_wpal;
+    if (i16) {
+        o_wlo = o_wpal + align64((size_t)P * (size_t)ES * sizeof(int16_t));
+        o_whi = o_wlo + (E >= 64 ? align64(npe) : 0);
+        o_w8 = o_whi + (E >= 64 ? align64(npe) : 0);
+    }
     size_t total = o_w8;
     if (i8 && b == 8) {
         if ((uint64_t)w->N > ((uint64_t)1 << 40) / (uint64_t)w->K)
@@ -174,28 +203,42 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
         pr->pal16 = (uint16_t *)(base + o_p16);
         memcpy(pr->pal16, w->lut, npe * sizeof(uint16_t));
     }
+    int qmax = i8 ? 127 : KN_I16_QW;
+    float *amax = NULL;
+    if (i8 || i16) {
+        pr->qscale = (float *)(base + o_qs);
+        /* the scales' slot holds the magnitudes until the entries are quantized */
+        amax = pr->qscale;
+        for (int64_t p = 0; p < P; p++)
+            amax[p] = pal_amax(pr->pal + p * E, E);
+    }
+    if (i16) {
+        pr->ES = ES;
+        pr->wscale = pr->qscale;
+        pr->wpal = (int16_t *)(base + o_wpal);
+        for (int64_t p = 0; p < P; p++)
+            for (int e = 0; e < ES; e++)
+                pr->wpal[p * ES + e] =
+                    (int16_t)quant_entry(pr->pal[p * E + e % E], amax[p], qmax);
+        if (E >= 64) {
+            pr->wlo = (uint8_t *)(base + o_wlo);
+            pr->whi = (uint8_t *)(base + o_whi);
+            for (size_t i = 0; i < npe; i++) {
+                uint16_t v = (uint16_t)pr->wpal[i / (size_t)E * (size_t)ES + i % (size_t)E];
+                pr->wlo[i] = (uint8_t)(v & 0xff);
+                pr->whi[i] = (uint8_t)(v >> 8);
+            }
+        }
+    }
     if (i8) {
         pr->qpal = (int8_t *)(base + o_qpal);
         pr->upal = (uint8_t *)(base + o_upal);
-        pr->qscale = (float *)(base + o_qs);
-        for (int64_t p = 0; p < P; p++) {
-            const float *pl = pr->pal + p * E;
-            float amax = 0;
-            for (int e = 0; e < E; e++)
-                if (fabsf(pl[e]) > amax)
-                    amax = fabsf(pl[e]);
-            /* non-finite entries would poison the integer path: keep them out of it */
-            if (!isfinite(amax))
-                amax = 0;
-            float s = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
-            pr->qscale[p] = s;
+        for (int64_t p = 0; p < P; p++)
             for (int e = 0; e < E; e++) {
-                float q = isfinite(pl[e]) ? nearbyintf(pl[e] * inv) : 0.0f;
-                q = q > 127 ? 127 : q < -127 ? -127 : q;
+                int q = quant_entry(pr->pal[p * E + e], amax[p], qmax);
                 pr->qpal[p * E + e] = (int8_t)q;
-                pr->upal[p * E + e] = (uint8_t)((int)q + 128);
+                pr->upal[p * E + e] = (uint8_t)(q + 128);
             }
-        }
         if (b == 8) {
             pr->w8 = (int8_t *)(base + o_w8);
             const uint8_t *ix = w->data;
@@ -204,9 +247,11 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
                     pr->w8[n * w->K + k] = pr->qpal[kn_pal_of(w, pr, n, k) * E + ix[n * w->K + k]];
         }
     }
+    for (int64_t p = 0; amax && p < P; p++)
+        pr->qscale[p] = amax[p] / (float)qmax;
     w->prep = pr;
     w->prep_bytes = hdr + total;
-    w->path = i8 ? KN_I8 : KN_F32;
+    w->path = path == KN_I8 || path == KN_I16 ? path : KN_F32;
     return 0;
 }
 
@@ -221,12 +266,93 @@ void kn_release(kn_weight *w)
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-/* buf layout: x [M][K] fp32 | xd [M][K] | q [M][Kp] int8 | qscale [M] | qsum [M][Kp/64 + 1]. */
+/* buf layout: x [M][K] fp32 | xd [M][K] | q [M][Kp] int8 | qscale [M] | qsum [M][Kp/64 + 1]
+ * | q16 [M][Kp] int16 | two reorderings of q16, [Mp][Kp] each (q16e/q16u or p16e/p16u). */
 size_t kn_act_bytes(int64_t M, int64_t K)
 {
-    int64_t Kp = round_up(K, KN_QBLK);
+    int64_t Kp = round_up(K, KN_QBLK), Mp = round_up(M, 16);
     return 2 * align64((size_t)(M * K) * sizeof(float)) + align64((size_t)(M * Kp)) +
-           align64((size_t)M * sizeof(float)) + align64((size_t)(M * (Kp / KN_QBLK + 1)) * sizeof(int32_t));
+           align64((size_t)M * sizeof(float)) + align64((size_t)(M * (Kp / KN_QBLK + 1)) * sizeof(int32_t)) +
+           align64((size_t)(M * Kp) * sizeof(int16_t)) + 2 * align64((size_t)(Mp * Kp) * sizeof(int16_t));
+}
+
+/* Column of position i (0..63) of a 64-column block in the LUT4 word order (even columns,
+ * then odd) and in the byte-unpack order (see kn_act). */
+static int order_e(int i) { return i < 32 ? 2 * i : 2 * (i - 32) + 1; }
+static int order_u(int i) { return i < 32 ? 16 * (i / 8) + i % 8 : 16 * ((i - 32) / 8) + 8 + (i - 32) % 8; }
+
+/* A row's largest magnitude, 0 when it is not finite (the integer paths' scales). */
+static float row_amax(const float *xr, int64_t K)
+{
+    float amax = 0;
+    for (int64_t k = 0; k < K; k++) {
+        float v = fabsf(xr[k]);
+        amax = v > amax ? v : amax;
+    }
+    if (!isfinite(amax))
+        amax = 0; /* as for palettes: the integer paths cannot carry inf/NaN */
+    return amax;
+}
+
+/* round half away from zero by hand: nearbyintf is a library call on baseline x86-64, and
+ * these loops run on every call (the compiler vectorizes them) */
+static inline float quant_one(float v, float inv, float qmax)
+{
+    v *= inv;
+    v = v == v ? v : 0.0f; /* NaN (and inf * 0) */
+    v = v > qmax ? qmax : v < -qmax ? -qmax : v;
+    return v + (v >= 0 ? 0.5f : -0.5f);
+}
+
+static void act_prepare_i16(kn_act *a, const float *x, int64_t M, int64_t K, int64_t Kp, char *b)
+{
+    int64_t Mp = round_up(M, 16);
+    int16_t *q = (int16_t *)b;
+    b += align64((size_t)(M * Kp) * sizeof(int16_t));
+    int16_t *re = (int16_t *)b;
+    b += align64((size_t)(Mp * Kp) * sizeof(int16_t));
+    int16_t *ru = (int16_t *)b;
+    float *qs = (float *)a->qscale;
+    for (int64_t m = 0; m < M; m++) {
+        const float *xr = x + m * K;
+        int16_t *qr = q + m * Kp;
+        float amax = row_amax(xr, K);
+        float inv = amax > 0 ? (float)KN_I16_QX / amax : 0.0f;
+        qs[m] = amax / (float)KN_I16_QX;
+        for (int64_t k = 0; k < K; k++)
+            qr[k] = (int16_t)(int)quant_one(xr[k], inv, (float)KN_I16_QX);
+        memset(qr + K, 0, (size_t)(Kp - K) * sizeof(int16_t));
+    }
+    a->q16 = q;
+    a->Mp = Mp;
+    if (M <= 4) {
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t k0 = 0; k0 < Kp; k0 += 64)
+                for (int i = 0; i < 64; i++) {
+                    re[m * Kp + k0 + i] = q[m * Kp + k0 + order_e(i)];
+                    ru[m * Kp + k0 + i] = q[m * Kp + k0 + order_u(i)];
+                }
+        a->q16e = re;
+        a->q16u = ru;
+        return;
+    }
+    /* panels: pair j of block k0 holds positions 2j, 2j+1 of the block's order */
+    for (int64_t k0 = 0; k0 < Kp; k0 += 64)
+        for (int j = 0; j < 32; j++) {
+            int16_t *pe = re + ((k0 / 2 + j) * Mp) * 2, *pu = ru + ((k0 / 2 + j) * Mp) * 2;
+            int e0 = order_e(2 * j), e1 = order_e(2 * j + 1), u0 = order_u(2 * j), u1 = order_u(2 * j + 1);
+            for (int64_t m = 0; m < M; m++) {
+                const int16_t *qr = q + m * Kp + k0;
+                pe[2 * m] = qr[e0];
+                pe[2 * m + 1] = qr[e1];
+                pu[2 * m] = qr[u0];
+                pu[2 * m + 1] = qr[u1];
+            }
+            memset(pe + 2 * M, 0, (size_t)(Mp - M) * 2 * sizeof(int16_t));
+            memset(pu + 2 * M, 0, (size_t)(Mp - M) * 2 * sizeof(int16_t));
+        }
+    a->p16e = re;
+    a->p16u = ru;
 }
 
 void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t K, int64_t sm,
@@ -269,7 +395,9 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
                     xr[k] = s[k * sk];
         }
     }
-    if (path != KN_I8) {
+    a->q16 = a->q16e = a->q16u = a->p16e = a->p16u = NULL;
+    a->Mp = 0;
+    if (path == KN_F32) {
         /* only the decode kernels (M <= 4) read xd; prefill decodes tiles in column order */
         for (int64_t m = 0; m < (M <= 4 ? M : 0); m++) {
             const float *xr = x + m * K;
@@ -284,27 +412,19 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
         }
         return;
     }
+    if (path == KN_I16) {
+        act_prepare_i16(a, x, M, K, Kp, (char *)qsum + align64((size_t)(M * (Kp / KN_QBLK + 1)) * sizeof(int32_t)));
+        return;
+    }
     int64_t nb = Kp / KN_QBLK;
     for (int64_t m = 0; m < M; m++) {
         const float *xr = x + m * K;
         int8_t *qr = q + m * Kp;
-        float amax = 0;
-        for (int64_t k = 0; k < K; k++) {
-            float v = fabsf(xr[k]);
-            amax = v > amax ? v : amax;
-        }
-        if (!isfinite(amax))
-            amax = 0; /* as for palettes: the int8 path cannot carry inf/NaN */
+        float amax = row_amax(xr, K);
         float inv = amax > 0 ? 127.0f / amax : 0.0f;
         qs[m] = amax / 127.0f;
-        /* round half away from zero by hand: nearbyintf is a library call on baseline
-         * x86-64, and this loop runs on every call (the compiler vectorizes this one) */
-        for (int64_t k = 0; k < K; k++) {
-            float v = xr[k] * inv;
-            v = v == v ? v : 0.0f; /* NaN (and inf * 0) */
-            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-            qr[k] = (int8_t)(int)(v + (v >= 0 ? 0.5f : -0.5f));
-        }
+        for (int64_t k = 0; k < K; k++)
+            qr[k] = (int8_t)(int)quant_one(xr[k], inv, 127.0f);
         memset(qr + K, 0, (size_t)(Kp - K));
         int32_t *ps = qsum + m * (nb + 1), acc = 0;
         ps[0] = 0;

@@ -13,6 +13,12 @@
  *   KN_I8   palettes requantized to int8 per palette (one fp32 scale each), activations
  *           quantized to int8 per row (one fp32 scale per row), int32 dot products
  *           (byte shuffles for the palette lookup, VNNI / maddubs for the products).
+ *   KN_I16  palettes requantized to 11-bit integers per palette (|q| <= KN_I16_QW, one fp32
+ *           scale each), activations to 15-bit integers per row (|q| <= KN_I16_QX),
+ *           products of pairs summed in int32 (vpdpwssd / pmaddwd) and moved to fp32 every
+ *           KN_I16_FLUSH products per lane, so no sum can overflow whatever the data.
+ *           Errors stay below fp16 rounding of the inputs for typical rows; the engine's
+ *           accuracy tests pass on it where KN_I8 fails them.
  * Each path has an AVX-512 and an AVX2 version (chosen at run time from the CPU
  * features), a NEON version on aarch64, and a portable C version; all versions of a path
  * agree with the plain reference (kn_matmul_ref) to rounding.
@@ -37,7 +43,7 @@
 #include "common/error.h"
 
 typedef enum kn_wkind { KN_W_F32 = 0, KN_W_F16, KN_W_LUT } kn_wkind;
-typedef enum kn_path { KN_F32 = 0, KN_I8 = 1 } kn_path;
+typedef enum kn_path { KN_F32 = 0, KN_I8 = 1, KN_I16 = 2 } kn_path;
 
 typedef struct kn_weight {
     kn_wkind kind;
@@ -69,6 +75,11 @@ typedef struct kn_weight {
 int kn_prepare(kn_weight *w, kn_path path, an_error *err);
 void kn_release(kn_weight *w);
 
+/* KN_I16 integer ranges: KN_I16_QX * KN_I16_QW * KN_I16_FLUSH < 2^31. */
+#define KN_I16_QX 16383
+#define KN_I16_QW 1023
+#define KN_I16_FLUSH 128
+
 /* Activations prepared for one kn_matmul call (or several sharing X). */
 typedef struct kn_act {
     int64_t M, K;
@@ -82,15 +93,26 @@ typedef struct kn_act {
                           * [M][Kp/64 + 1], qsum[m][j] = sum of q[m][0 .. 64j) (they take
                           * back the +128 of unsigned-times-signed products per palette) */
     int64_t Kp;
+    /* KN_I16 (qscale holds the per-row scales: max|x| / KN_I16_QX) */
+    const int16_t *q16;  /* [M][Kp] round(x / qscale), zero padded */
+    const int16_t *q16e; /* M <= 4: q16 with each 64-column block reordered even columns,
+                          * then odd (the order LUT4 words come out of vpmovzxbw + vpermw) */
+    const int16_t *q16u; /* M <= 4: each 64-column block in byte-unpack order: columns 0-7,
+                          * 16-23, 32-39, 48-55, then 8-15, 24-31, 40-47, 56-63 */
+    const int16_t *p16e, *p16u; /* M > 4: panels [Kp/2][Mp][2]: for pair j of a block (in
+                          * the q16e / q16u order), the two values of every row m;
+                          * rows M..Mp are zero */
+    int64_t Mp;          /* M rounded up to 16 */
 } kn_act;
 
-/* Bytes of buf that kn_act_prepare needs for M rows of K (both paths). */
+/* Bytes of buf that kn_act_prepare needs for M rows of K (every path). */
 size_t kn_act_bytes(int64_t M, int64_t K);
 
 /* Gather X into buf: element (m, k) is at src + (m*sm + k*sk) elements of type
  * src_f16 ? fp16 : fp32 (strides let a conv's [C, S] layout be read as [S][C] rows).
  * Quantizes too when path is KN_I8: qscale = max|x| / 127 per row, q = x / qscale
- * rounded to nearest, in -127..127 (non-finite values quantize to 0). buf must be
+ * rounded to nearest, in -127..127 (non-finite values quantize to 0); when path is KN_I16,
+ * qscale = max|x| / KN_I16_QX and q16 (and its reordered copies) likewise. buf must be
  * 64-byte aligned and hold kn_act_bytes(M, K); a points into it. */
 void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t K, int64_t sm,
                     int64_t sk, kn_path path, void *buf);

@@ -400,6 +400,8 @@ int kn_matmul_avx2(ARGS)
     int code = code_of(w);
     if (code < 0)
         return -1;
+    if (w->path == KN_I16)
+        return -1;
     if (w->path == KN_I8) {
         /* int32 lanes: 64 products of at most 127 * 127 per lane and 32 columns */
         if (w->K % 32 || w->gk % 32 || w->gk > 65536)

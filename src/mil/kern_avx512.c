@@ -731,6 +731,8 @@ int kn_matmul_avx512(ARGS)
     int code = code_of(w);
     if (code < 0)
         return -1;
+    if (w->path == KN_I16)
+        return -1;
     if (w->path == KN_I8) {
         if (w->K % 64 || w->gk % 64 || w->gk > 32768)
             return -1;

@@ -107,11 +107,45 @@ static void matmul_i8(const kn_weight *w, const kn_act *a, const float *bias, vo
         }
 }
 
+/* KN_I16: chunks of at most KN_I16_FLUSH columns, so an int32 sum cannot overflow. */
+static void matmul_i16(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                       int64_t ym, int64_t yn, int64_t n0, int64_t n1)
+{
+    const kn_prep *pr = w->prep;
+    int16_t wb[KN_I16_FLUSH];
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t m0 = 0; m0 < a->M; m0 += MB) {
+            int mb = a->M - m0 < MB ? (int)(a->M - m0) : MB;
+            float acc[MB] = {0};
+            for (int64_t k = 0; k < w->K;) {
+                int64_t len = chunk_len(w, k), p = kn_pal_of(w, pr, n, k);
+                len = len < KN_I16_FLUSH ? len : KN_I16_FLUSH;
+                const int16_t *ql = pr->wpal + p * pr->ES;
+                int64_t i0 = n * w->K + k;
+                for (int64_t i = 0; i < len; i++)
+                    wb[i] = ql[kn_index_at(w->data, i0 + i, w->bits)];
+                for (int m = 0; m < mb; m++) {
+                    const int16_t *xq = a->q16 + (m0 + m) * a->Kp + k;
+                    int32_t s = 0;
+                    for (int64_t i = 0; i < len; i++)
+                        s += (int32_t)wb[i] * xq[i];
+                    acc[m] += pr->wscale[p] * (float)s;
+                }
+                k += len;
+            }
+            for (int m = 0; m < mb; m++)
+                kn_store(y, y_f16, (m0 + m) * ym + n * yn,
+                         acc[m] * a->qscale[m0 + m] + (bias ? bias[n] : 0.0f));
+        }
+}
+
 int kn_matmul_c(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                 int64_t ym, int64_t yn, int64_t n0, int64_t n1)
 {
     if (w->path == KN_I8)
         matmul_i8(w, a, bias, y, y_f16, ym, yn, n0, n1);
+    else if (w->path == KN_I16)
+        matmul_i16(w, a, bias, y, y_f16, ym, yn, n0, n1);
     else
         matmul_f32(w, a, bias, y, y_f16, ym, yn, n0, n1);
     return 0;

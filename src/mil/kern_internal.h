@@ -28,6 +28,12 @@ typedef struct kn_prep {
     int8_t *w8;      /* 8-bit indices only: [N][K] the int8 weights, precomputed because an
                       * in-kernel 256-entry byte lookup costs more than reading one byte
                       * per weight (same size as the indices, so traffic is unchanged) */
+    /* KN_I16 only */
+    int ES;          /* entries stored per palette: max(E, 32) (smaller palettes repeat
+                      * cyclically, so a 32-entry vpermw can use 5 index bits) */
+    int16_t *wpal;   /* [P][ES] round(pal / wscale), in -KN_I16_QW..KN_I16_QW */
+    uint8_t *wlo, *whi; /* 6 and 8 bits: [P][E] low and high bytes of wpal (vpermb tables) */
+    float *wscale;   /* [P] max |entry| / KN_I16_QW (0 for an all-zero palette) */
 } kn_prep;
 
 /* Blocks of the quantized activations that kn_act's prefix sums are kept at. */

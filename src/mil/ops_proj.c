@@ -23,6 +23,8 @@ static kn_path default_path(const kn_weight *w)
     const char *e = getenv("ANEMONE_KERNEL_PATH");
     if (e && strcmp(e, "i8") == 0 && w->kind == KN_W_LUT)
         return KN_I8;
+    if (e && strcmp(e, "i16") == 0 && w->kind == KN_W_LUT)
+        return KN_I16;
     return KN_F32;
 }
 
