@@ -115,6 +115,8 @@ typedef struct mil_predict_stats {
     uint64_t ops_run;
     uint64_t kernel_projections; /* projections run by the matrix kernels (kern.h) */
     uint64_t kernel_projections_int8; /* of those, on the int8 path (ANEMONE_KERNEL_PATH=i8) */
+    uint64_t kernel_projections_int16; /* of those, on the 16-bit integer path (the default
+                                        * for LUT weights on AVX-512, kn_default_path) */
 } mil_predict_stats;
 
 void mil_component_stats(const mil_component *c, mil_predict_stats *st);

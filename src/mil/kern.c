@@ -78,6 +78,8 @@ int kn_force_isa(const char *isa)
     return -1;
 }
 
+kn_path kn_default_path(void) { return isa_index() == 2 ? KN_I16 : KN_F32; }
+
 void kn_matmul(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                int64_t ym, int64_t yn, int64_t n0, int64_t n1)
 {

@@ -732,7 +732,7 @@ int kn_matmul_avx512(ARGS)
     if (code < 0)
         return -1;
     if (w->path == KN_I16)
-        return -1;
+        return kn_matmul_avx512_i16(PASS);
     if (w->path == KN_I8) {
         if (w->K % 64 || w->gk % 64 || w->gk > 32768)
             return -1;

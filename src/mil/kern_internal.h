@@ -50,6 +50,8 @@ int kn_matmul_avx2(const kn_weight *w, const kn_act *a, const float *bias, void 
                    int64_t ym, int64_t yn, int64_t n0, int64_t n1);
 int kn_matmul_avx512(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                      int64_t ym, int64_t yn, int64_t n0, int64_t n1);
+int kn_matmul_avx512_i16(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
+                         int64_t ym, int64_t yn, int64_t n0, int64_t n1);
 #endif
 #if defined(__aarch64__)
 int kn_matmul_neon(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,

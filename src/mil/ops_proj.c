@@ -8,7 +8,7 @@
  * in the mapped weight file, or the fp16 rows themselves. Nothing is decoded at load.
  *
  * Output rows are split across the engine's threads; the activations are gathered (and
- * quantized, on the int8 path) once per call, before.
+ * quantized, on the integer paths) once per call, before.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +18,20 @@
 
 /* ---- kernel weights ---- */
 
+/* ANEMONE_KERNEL_PATH=f32|i16|i8 overrides the kernels' choice for LUT weights (dense
+ * weights always run fp32). */
 static kn_path default_path(const kn_weight *w)
 {
+    if (w->kind != KN_W_LUT)
+        return KN_F32;
     const char *e = getenv("ANEMONE_KERNEL_PATH");
-    if (e && strcmp(e, "i8") == 0 && w->kind == KN_W_LUT)
+    if (e && strcmp(e, "i8") == 0)
         return KN_I8;
-    if (e && strcmp(e, "i16") == 0 && w->kind == KN_W_LUT)
+    if (e && strcmp(e, "i16") == 0)
         return KN_I16;
-    return KN_F32;
+    if (e && strcmp(e, "f32") == 0)
+        return KN_F32;
+    return kn_default_path();
 }
 
 static mx_kw *kw_new(mil_component *c, const kn_weight *tmpl, const mx_step *src, an_error *err)
@@ -222,6 +228,7 @@ int mx_proj_run(mx_ctx *c, const mx_step *s)
     if (c->stats) {
         c->stats->kernel_projections++;
         c->stats->kernel_projections_int8 += pj->w->path == KN_I8;
+        c->stats->kernel_projections_int16 += pj->w->path == KN_I16;
     }
     return 0;
 }

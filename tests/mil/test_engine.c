@@ -16,6 +16,7 @@
 
 #include "common/fp16.h"
 #include "mil/engine.h"
+#include "mil/kern.h"
 #include "mil/npy.h"
 #include "test.h"
 
@@ -136,7 +137,9 @@ TEST(kv_state_in_place_shared_no_alloc)
     /* the 7 projections of the layer (q, k, v, o, gate, up, down: 7 conv/linear ops over
      * constexpr_lut_to_dense in model.mil) run on the packed weights: nothing decoded */
     CHECK_EQ_INT(ps.kernel_projections, 7);
-    CHECK_EQ_INT(ps.kernel_projections_int8, 0); /* fp32 is the default path */
+    CHECK_EQ_INT(ps.kernel_projections_int8, 0); /* never the default */
+    /* the 16-bit path is the default where the kernels have it (all 7 are LUT) */
+    CHECK_EQ_INT(ps.kernel_projections_int16, kn_default_path() == KN_I16 ? 7 : 0);
     CHECK_EQ_INT(mil_component_decoded_bytes(c1), 0);
     printf("INFO infer step chunk 1: %llu state bytes copied, %llu written in place, %ld allocations, %llu ops\n",
            (unsigned long long)ps.state_bytes_copied, (unsigned long long)ps.state_bytes_written_in_place,
@@ -313,14 +316,12 @@ TEST(thread_count_does_not_change_results)
     REQUIRE(mil_set_threads(1, &err) == 0);
 }
 
-/* ANEMONE_KERNEL_PATH=i8 (read when a component is loaded) puts the LUT projections on
- * the int8 path; the dense ones stay fp32. */
-TEST(int8_path_on_request)
+/* ANEMONE_KERNEL_PATH (read when a component is loaded) puts the LUT projections on the
+ * path asked for; the results stay within the goldens' tolerance on the exact paths. */
+static void path_on_request(const char *path, int i8, int i16)
 {
-    if (access(FIX "llama_FFN_PF_lut4_chunk_01of02.mlmodelc/model.mil", R_OK) != 0)
-        SKIP("test model fixtures are absent");
     an_error err = {{0}};
-    setenv("ANEMONE_KERNEL_PATH", "i8", 1);
+    setenv("ANEMONE_KERNEL_PATH", path, 1);
     mil_component *c = mil_component_load(FIX "llama_FFN_PF_lut4_chunk_01of02.mlmodelc", &err);
     unsetenv("ANEMONE_KERNEL_PATH");
     REQUIRE(c);
@@ -331,8 +332,18 @@ TEST(int8_path_on_request)
     mil_predict_stats ps;
     mil_component_stats(c, &ps);
     CHECK_EQ_INT(ps.kernel_projections, 7);
-    CHECK_EQ_INT(ps.kernel_projections_int8, 7);
+    CHECK_EQ_INT(ps.kernel_projections_int8, i8);
+    CHECK_EQ_INT(ps.kernel_projections_int16, i16);
     mil_component_free(c);
+}
+
+TEST(kernel_path_on_request)
+{
+    if (access(FIX "llama_FFN_PF_lut4_chunk_01of02.mlmodelc/model.mil", R_OK) != 0)
+        SKIP("test model fixtures are absent");
+    path_on_request("i8", 7, 0);
+    path_on_request("i16", 0, 7);
+    path_on_request("f32", 0, 0);
 }
 
 /* Contiguous slices are views (of the state, of an arena value): the values are still
@@ -663,7 +674,7 @@ int main(void)
     RUN(state_read_before_write_sees_old_value);
     RUN(slice_views_of_state);
     RUN(thread_count_does_not_change_results);
-    RUN(int8_path_on_request);
+    RUN(kernel_path_on_request);
     RUN(gqa_tile_not_materialized);
     RUN(masked_attention_columns_skipped);
     RUN(rmsnorm_pattern_fused);

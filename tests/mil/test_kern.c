@@ -179,7 +179,8 @@ static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N
     float *ref = malloc((size_t)(M * N) * sizeof(float));
     kn_matmul_ref(&t.w, x, M, bias, ref);
     float *W = dense_direct(&t);
-    /* each palette's int8 step: max |entry| / 127 */
+    /* each palette's integer step: max |entry| / 127 (int8) or / KN_I16_QW */
+    double qw = eff == KN_I16 ? KN_I16_QW : 127, qx = eff == KN_I16 ? KN_I16_QX : 127;
     int64_t P = kind == KN_W_LUT ? (N / gn) * (K / gk) : 0, E = (int64_t)1 << bits;
     double *swp = calloc((size_t)P + 1, sizeof(double));
     for (int64_t p = 0; p < P; p++) {
@@ -187,7 +188,7 @@ static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N
         for (int64_t e = 0; e < E; e++)
             amax = fmax(amax, fabs(lut_f32 ? ((float *)t.lut)[p * E + e]
                                            : an_fp16_to_fp32(((uint16_t *)t.lut)[p * E + e])));
-        swp[p] = amax / 127;
+        swp[p] = amax / qw;
     }
 
     void *buf = act_buf(M, K);
@@ -219,13 +220,13 @@ static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N
         float sx = 0;
         for (int64_t k = 0; k < K; k++)
             sx = fmaxf(sx, fabsf(x[m * K + k]));
-        sx /= 127;
+        sx /= qx;
         for (int64_t n = 0; n < N && !bad; n++) {
             double mag = 0, qb = 0;
             for (int64_t k = 0; k < K; k++) {
                 double xv = x[m * K + k], wv = W[k * N + n];
                 mag += fabs(xv * wv);
-                if (eff == KN_I8) {
+                if (eff == KN_I8 || eff == KN_I16) {
                     double sw = swp[(n / gn) * (K / gk) + k / gk];
                     qb += fabs(xv) * sw / 2 + fabs(wv) * sx / 2 + sx * sw / 4;
                 }
@@ -265,6 +266,7 @@ static const shape SHAPES[] = {
     {1, 16, 1, 16},     {5, 48, 5, 48},      {9, 64, 1, 64},   {16, 128, 8, 128}, {33, 256, 11, 256},
     {24, 192, 8, 64},   {40, 320, 8, 160},   {7, 37, 7, 37},   {3, 100, 1, 50},   {12, 96, 4, 32},
     {17, 1024, 17, 1024}, {8, 512, 2, 128},  {6, 40, 3, 8},    {2, 24, 2, 24},
+    {2, 8192, 2, 8192}, /* the 16-bit path's decode kernels move sums to fp32 mid-row */
 };
 static const int64_t MS[] = {1, 2, 3, 7, 64, 65};
 
@@ -280,6 +282,8 @@ static void run_isa(const char *isa, kn_path path)
         const shape *s = &SHAPES[si];
         for (size_t mi = 0; mi < sizeof MS / sizeof MS[0] && !t_case_failed; mi++) {
             int64_t M = MS[mi];
+            if (s->K > 4096 && path != KN_I16)
+                continue;
             /* keep the double-precision reference cheap on the large shapes */
             if (s->K * s->N > 20000 && M > 7 && mi % 2)
                 continue;
@@ -304,6 +308,54 @@ TEST(kern_avx512_f32) { run_isa("avx512", KN_F32); }
 TEST(kern_avx512_i8) { run_isa("avx512", KN_I8); }
 TEST(kern_neon_f32) { run_isa("neon", KN_F32); }
 TEST(kern_neon_i8) { run_isa("neon", KN_I8); }
+TEST(kern_c_i16) { run_isa("c", KN_I16); }
+TEST(kern_avx512_i16) { run_isa("avx512", KN_I16); }
+
+/* The 16-bit path's worst case: every activation and every weight at the largest integer,
+ * so that unflushed int32 sums would overflow many times over; y must be exactly K. */
+static void i16_worst_case(const char *isa, int bits, int64_t M, int64_t K)
+{
+    if (kn_force_isa(isa)) {
+        SKIP("this CPU has no %s", isa);
+    }
+    int64_t N = 16;
+    size_t nb = (size_t)(N * K * bits / 8);
+    uint8_t *ix = malloc(nb);
+    memset(ix, 0xff, nb); /* every index is the last entry */
+    int E = 1 << bits;
+    uint16_t *lut = malloc((size_t)E * sizeof(uint16_t));
+    for (int e = 0; e < E; e++)
+        lut[e] = an_fp32_to_fp16(e == E - 1 ? 1.0f : -0.5f);
+    kn_weight w = {.kind = KN_W_LUT, .N = N, .K = K, .data = ix, .bits = bits, .lut = lut, .gn = N, .gk = K};
+    an_error err = {{0}};
+    CHECK(kn_prepare(&w, KN_I16, &err) == 0);
+    float *x = malloc((size_t)(M * K) * sizeof(float)), *y = malloc((size_t)(M * N) * sizeof(float));
+    for (int64_t i = 0; i < M * K; i++)
+        x[i] = 1.0f;
+    void *buf = act_buf(M, K);
+    kn_act a;
+    kn_act_prepare(&a, x, 0, M, K, K, 1, KN_I16, buf);
+    kn_matmul(&w, &a, NULL, y, 0, N, 1, 0, N);
+    for (int64_t i = 0; i < M * N; i++)
+        if (!(y[i] == (float)K)) {
+            T_FAIL("%s %d bits M %lld: y[%lld] = %.9g, expected %lld", kn_isa(), bits, (long long)M,
+                   (long long)i, y[i], (long long)K);
+            break;
+        }
+    kn_release(&w);
+    kn_force_isa(NULL);
+    free(ix), free(lut), free(x), free(y), free(buf);
+}
+
+TEST(i16_sums_do_not_overflow)
+{
+    static const char *const ISA[] = {"c", "avx512"};
+    for (int i = 0; i < 2; i++)
+        for (int b = 4; b <= 8; b += 2) {
+            i16_worst_case(ISA[i], b, 1, 8192);
+            i16_worst_case(ISA[i], b, 64, 1024);
+        }
+}
 
 /* Strided fp16 input is gathered exactly; int8 rows obey the quantization bound. */
 TEST(act_prepare_gathers_and_quantizes)
@@ -342,6 +394,34 @@ TEST(act_prepare_gathers_and_quantizes)
             int64_t from = k >= K / 32 * 32 ? k : b + (j < 16 ? 2 * j : 2 * (j - 16) + 1);
             CHECK(a.xd[m * K + k] == a.x[m * K + from]);
         }
+    /* 16-bit rows: the bound, zero padding, both reorderings and (M > 4) the panels */
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t Mq = pass ? M : 3;
+        kn_act_prepare(&a, src, 1, Mq, K, 1, M, KN_I16, buf);
+        CHECK_EQ_INT(a.Mp, 16);
+        for (int64_t m = 0; m < Mq; m++) {
+            float amax = 0;
+            for (int64_t k = 0; k < K; k++)
+                amax = fmaxf(amax, fabsf(a.x[m * K + k]));
+            CHECK_NEAR(a.qscale[m], amax / KN_I16_QX, 1e-9);
+            for (int64_t k = 0; k < a.Kp; k++) {
+                int16_t q = a.q16[m * a.Kp + k];
+                if (k < K)
+                    CHECK(fabsf(a.x[m * K + k] - a.qscale[m] * q) <= a.qscale[m] * 0.5001f);
+                else
+                    CHECK_EQ_INT(q, 0);
+                int64_t b = k / 64 * 64, i = k - b;
+                int64_t e = b + (i < 32 ? 2 * i : 2 * (i - 32) + 1);
+                int64_t u = b + (i < 32 ? 16 * (i / 8) + i % 8 : 16 * ((i - 32) / 8) + 8 + (i - 32) % 8);
+                int16_t ge = pass ? a.p16e[((k / 2) * a.Mp + m) * 2 + k % 2] : a.q16e[m * a.Kp + k];
+                int16_t gu = pass ? a.p16u[((k / 2) * a.Mp + m) * 2 + k % 2] : a.q16u[m * a.Kp + k];
+                CHECK_EQ_INT(ge, a.q16[m * a.Kp + e]);
+                CHECK_EQ_INT(gu, a.q16[m * a.Kp + u]);
+            }
+        }
+        for (int64_t m = Mq; pass && m < a.Mp; m++)
+            CHECK(a.p16e[m * 2] == 0 && a.p16u[(a.Kp / 2 - 1) * a.Mp * 2 + m * 2 + 1] == 0);
+    }
     free(src);
     free(buf);
 }
@@ -488,5 +568,8 @@ int main(void)
     RUN(kern_avx512_i8);
     RUN(kern_neon_f32);
     RUN(kern_neon_i8);
+    RUN(kern_c_i16);
+    RUN(kern_avx512_i16);
+    RUN(i16_sums_do_not_overflow);
     return t_finish();
 }

@@ -13,7 +13,7 @@
  *
  *   tool_kernbench -a
  *
- * measures accuracy instead: the int8 and fp32 paths against the double reference on
+ * measures accuracy instead: the fp32, int8 and 16-bit paths against the double reference on
  * LUT4/6/8 weights with gaussian palettes (per-16-row groups, as ANEMLL makes them), for
  * gaussian activations and for activations with a few large outlier channels (as LLM
  * hidden states have): relative L2 error ||y - ref|| / ||ref|| and max |y - ref| / rms(ref).
@@ -52,6 +52,8 @@ static double gauss(void)
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+static const char *const PATHS[] = {"f32", "i8", "i16"};
+
 static void accuracy(void)
 {
     static const int BITS[] = {4, 6, 8};
@@ -75,7 +77,7 @@ static void accuracy(void)
             float *ref = malloc((size_t)(M * N) * sizeof(float)), *y = malloc((size_t)(M * N) * sizeof(float));
             kn_weight w = {.kind = KN_W_LUT, .N = N, .K = K, .data = d, .bits = bits, .lut = l, .gn = gn, .gk = K};
             kn_matmul_ref(&w, x, M, NULL, ref);
-            for (int p = 0; p < 2; p++) {
+            for (int p = 0; p < 3; p++) {
                 an_error err = {{0}};
                 if (kn_prepare(&w, (kn_path)p, &err))
                     return;
@@ -92,7 +94,7 @@ static void accuracy(void)
                     sr += (double)ref[i] * ref[i];
                     mx = fmax(mx, fabs(e));
                 }
-                printf("%-5d %-9s %-4s %12.3e %12.3e\n", bits, outl ? "outliers" : "gaussian", p ? "i8" : "f32",
+                printf("%-5d %-9s %-4s %12.3e %12.3e\n", bits, outl ? "outliers" : "gaussian", PATHS[p],
                        sqrt(se / sr), mx / sqrt(sr / (double)(M * N)));
                 kn_release(&w);
                 free(buf);
@@ -216,7 +218,7 @@ static int bench(const char *isa, const char *kind, kn_path path, int64_t M, con
     } while ((t = now() - t0) < secs || calls < 3);
     double per = t / (double)calls;
     printf("%-7s %-4s %-5s M=%-3lld %-11s N=%-5lld K=%-5lld %9.1f us  %7.2f GB/s  %7.1f GFLOP/s\n", isa,
-           path == KN_I8 ? "i8" : "f32", kind, (long long)M, s->name, (long long)N, (long long)K, per * 1e6,
+           PATHS[path], kind, (long long)M, s->name, (long long)N, (long long)K, per * 1e6,
            (double)bytes / per / 1e9, 2.0 * (double)(M * N * K) / per / 1e9);
     fflush(stdout);
     for (int c = 0; c < copies; c++) {
@@ -264,7 +266,7 @@ int main(int argc, char **argv)
         for (int mi = 0; mi < 2; mi++) {
             if (m_only && m_only != MS[mi])
                 continue;
-            for (int p = 0; p < 2; p++)
+            for (int p = 0; p < 3; p++)
                 for (int k = 0; k < 4; k++) {
                     if (kind_only && strcmp(kind_only, KINDS[k]))
                         continue;

@@ -1,0 +1,407 @@
+/*
+ * kern_avx512_i16.c — the AVX-512 kernels of the 16-bit integer path (KN_I16).
+ *
+ * 64 weights at a time are looked up as two zmm of 32 int16 words and multiplied with the
+ * 15-bit activations by vpdpwssd (two products per int32 lane):
+ *   LUT4  32 index bytes widened to words (vpmovzxbw); vpermw reads the low 5 bits, so a
+ *         32-word table (the 16 entries twice) looks up the low nibbles directly (even
+ *         columns) and the high nibbles after a shift (odd columns): order "e";
+ *   LUT6  48 bytes spread to one index per byte (vpermb + vpmultishiftqb); vpermb looks
+ *         up the low and the high bytes of the 64 entries; vpunpck{l,h}bw join them:
+ *         order "u" (within each 128-bit lane, bytes 0-7 then 8-15);
+ *   LUT8  64 index bytes; two vpermt2b per byte plane (128 entries each) and a blend on
+ *         bit 7; joined as for LUT6.
+ * The activations come in the same column orders (kn_act q16e/q16u, p16e/p16u), so no
+ * weight is ever moved back to column order.
+ *
+ * M <= 4 (decode): rows in groups of 16 finished by one transposing reduction, as the
+ * fp32 path does. Each int32 lane takes two products per 64 columns, so sums move to fp32
+ * every 4096 columns (128 products: KN_I16_FLUSH) and at every palette boundary.
+ * M > 4 (prefill): NR rows of W are decoded, KB columns at a time, into a stack tile;
+ * a register block of NR rows x 64 rows of X (4 zmm, rows of X in the lanes) runs over
+ * it, a broadcast column pair of W against a panel vector of X per vpdpwssd. Each lane
+ * takes two products per column pair, so KB = KN_I16_FLUSH columns between flushes.
+ *
+ * Covered: LUT 4/6/8 with K and gk multiples of 64. The rest returns -1.
+ */
+#include "mil/kern_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c")))
+#define INL static inline __attribute__((always_inline)) TGT
+#define UNROLL _Pragma("GCC unroll 16")
+
+enum { W4, W6, W8 };
+
+/* acc + pairwise products of a and b. GCC 12 keeps a copy of the accumulator around every
+ * _mm512_dpwssd_epi32 in a loop (and spills register blocks); the instruction itself is
+ * accumulate-in-place, which the asm states. */
+INL __m512i dpw(__m512i acc, __m512i a, __m512i b)
+{
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(b));
+    return acc;
+}
+
+#define NR 4              /* rows of W per prefill register block */
+#define KB KN_I16_FLUSH   /* columns per prefill tile (and per flush) */
+#define GEMV_FLUSH 4096   /* columns per flush in decode: 128 products per lane */
+#define PF 4096           /* prefetch distance in bytes of indices */
+
+/* LUT6: qword q gets the 8 bytes from 6q; vpmultishiftqb then takes bits 6j.. into byte j */
+static const uint8_t PB6[64] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  6,  7,  8,  9,  10, 11, 12, 13, 12, 13, 14, 15, 16, 17,
+    18, 19, 18, 19, 20, 21, 22, 23, 24, 25, 24, 25, 26, 27, 28, 29, 30, 31, 30, 31, 32, 33,
+    34, 35, 36, 37, 36, 37, 38, 39, 40, 41, 42, 43, 42, 43, 44, 45, 46, 47, 47, 47,
+};
+static const uint64_t SH6 = 0x2a241e18120c0600ull; /* shifts 0, 6, 12, .., 42 */
+
+typedef struct tabs {
+    __m512i t;           /* W4: the 32-word table */
+    __m512i lo[4], hi[4]; /* W6: lo[0], hi[0]; W8: four 64-byte quarters of each plane */
+} tabs;
+
+INL tabs tabs_load(int code, const kn_prep *pr, int64_t p)
+{
+    tabs T;
+    T.t = _mm512_setzero_si512();
+    UNROLL
+    for (int j = 0; j < 4; j++)
+        T.lo[j] = T.hi[j] = _mm512_setzero_si512();
+    if (code == W4) {
+        T.t = _mm512_loadu_si512(pr->wpal + p * pr->ES);
+    } else {
+        int nq = code == W8 ? 4 : 1;
+        for (int j = 0; j < nq; j++) {
+            T.lo[j] = _mm512_loadu_si512(pr->wlo + p * pr->E + 64 * j);
+            T.hi[j] = _mm512_loadu_si512(pr->whi + p * pr->E + 64 * j);
+        }
+    }
+    return T;
+}
+
+/* Bytes of indices per 64 columns. */
+static inline int64_t blk_bytes(int code) { return code == W4 ? 32 : code == W6 ? 48 : 64; }
+
+/* The 64 weights of the block at b, as words in the code's column order. */
+INL void dec64(int code, const uint8_t *b, const tabs *T, __m512i *A, __m512i *B)
+{
+    if (code == W4) {
+        __m512i d = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)b));
+        *A = _mm512_permutexvar_epi16(d, T->t);
+        *B = _mm512_permutexvar_epi16(_mm512_srli_epi16(d, 4), T->t);
+        return;
+    }
+    __m512i lo, hi;
+    if (code == W6) {
+        __m512i z = _mm512_maskz_loadu_epi8(0xffffffffffffull, b);
+        __m512i d = _mm512_multishift_epi64_epi8(_mm512_set1_epi64((long long)SH6),
+                                                 _mm512_permutexvar_epi8(_mm512_loadu_si512(PB6), z));
+        lo = _mm512_permutexvar_epi8(d, T->lo[0]);
+        hi = _mm512_permutexvar_epi8(d, T->hi[0]);
+    } else {
+        __m512i d = _mm512_loadu_si512(b);
+        __mmask64 top = _mm512_movepi8_mask(d);
+        lo = _mm512_mask_blend_epi8(top, _mm512_permutex2var_epi8(T->lo[0], d, T->lo[1]),
+                                    _mm512_permutex2var_epi8(T->lo[2], d, T->lo[3]));
+        hi = _mm512_mask_blend_epi8(top, _mm512_permutex2var_epi8(T->hi[0], d, T->hi[1]),
+                                    _mm512_permutex2var_epi8(T->hi[2], d, T->hi[3]));
+    }
+    *A = _mm512_unpacklo_epi8(lo, hi);
+    *B = _mm512_unpackhi_epi8(lo, hi);
+}
+
+/* Sixteen horizontal sums at once: lane i of the result is the sum of a[i]. */
+INL __m512 hsum16(const __m512 *a)
+{
+    __m512 b[8], c[4], d[2];
+    UNROLL
+    for (int i = 0; i < 8; i++)
+        b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+    UNROLL
+    for (int i = 0; i < 4; i++)
+        c[i] = _mm512_add_ps(
+            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))),
+            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))));
+    UNROLL
+    for (int i = 0; i < 2; i++)
+        d[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(d[0], d[1], 0x88), _mm512_shuffle_f32x4(d[0], d[1], 0xdd));
+}
+
+/* ---- decode: M <= 4 ---- */
+
+/* out[16 m]: a vector whose lanes sum to (row n of W) . (row m of X) / qscale[m]. */
+INL void gemv_row(int code, int MB, const kn_weight *w, const kn_prep *pr, const int16_t *const *xr,
+                  int64_t n, __m512 *out)
+{
+    int64_t K = w->K, gk = w->gk, kp = pr->kp, bb = blk_bytes(code);
+    const uint8_t *row = (const uint8_t *)w->data + n * K * w->bits / 8;
+    __m512 f[4];
+    UNROLL
+    for (int m = 0; m < 4; m++)
+        f[m] = _mm512_setzero_ps();
+    for (int64_t s = 0; s < kp; s++) {
+        int64_t p = (n / w->gn) * kp + s;
+        tabs T = tabs_load(code, pr, p);
+        __m512 sc = _mm512_set1_ps(pr->wscale[p]);
+        for (int64_t k0 = s * gk; k0 < (s + 1) * gk; k0 += GEMV_FLUSH) {
+            int64_t k1 = k0 + GEMV_FLUSH < (s + 1) * gk ? k0 + GEMV_FLUSH : (s + 1) * gk;
+            /* two blocks per step, four accumulators per row: the vpdpwssd latency is hidden */
+            __m512i acc[4][4];
+            UNROLL
+            for (int m = 0; m < 4; m++)
+                acc[m][0] = acc[m][1] = acc[m][2] = acc[m][3] = _mm512_setzero_si512();
+            const uint8_t *bp = row + k0 / 64 * bb;
+            for (int64_t k = k0; k < k1; k += 128, bp += 2 * bb) {
+                _mm_prefetch((const char *)bp + PF, _MM_HINT_T0);
+                if (bb == 64)
+                    _mm_prefetch((const char *)bp + PF + 64, _MM_HINT_T0);
+                __m512i A, B, C, D;
+                dec64(code, bp, &T, &A, &B);
+                dec64(code, bp + bb, &T, &C, &D);
+                UNROLL
+                for (int m = 0; m < MB; m++) {
+                    acc[m][0] = dpw(acc[m][0], A, _mm512_loadu_si512(xr[m] + k));
+                    acc[m][1] = dpw(acc[m][1], B, _mm512_loadu_si512(xr[m] + k + 32));
+                    acc[m][2] = dpw(acc[m][2], C, _mm512_loadu_si512(xr[m] + k + 64));
+                    acc[m][3] = dpw(acc[m][3], D, _mm512_loadu_si512(xr[m] + k + 96));
+                }
+            }
+            UNROLL
+            for (int m = 0; m < MB; m++)
+                UNROLL
+                for (int j = 0; j < 4; j++)
+                    f[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][j]), sc, f[m]);
+        }
+    }
+    UNROLL
+    for (int m = 0; m < MB; m++)
+        out[16 * m] = f[m];
+}
+
+/* Y(m, nb .. nb+ng) from the row sums v, 16 outputs at once when they are contiguous. */
+INL void store16(void *y, int y_f16, int64_t off, int64_t yn, __m512 v, float qs, const float *bias, int64_t nb,
+                 int ng)
+{
+    __mmask16 mk = (__mmask16)((1u << ng) - 1);
+    v = _mm512_mul_ps(v, _mm512_set1_ps(qs));
+    if (bias)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, bias + nb));
+    if (yn == 1) {
+        if (y_f16)
+            _mm256_mask_storeu_epi16((uint16_t *)y + off, mk,
+                                     _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        else
+            _mm512_mask_storeu_ps((float *)y + off, mk, v);
+        return;
+    }
+    float t[16];
+    _mm512_storeu_ps(t, v);
+    for (int r = 0; r < ng; r++)
+        kn_store(y, y_f16, off + r * yn, t[r]);
+}
+
+INL void gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym,
+              int64_t yn, int64_t n0, int64_t n1)
+{
+    const kn_prep *pr = w->prep;
+    const int16_t *xb = code == W4 ? a->q16e : a->q16u;
+    __m512 v[4][16];
+    int M = (int)a->M;
+    const int16_t *xr[4];
+    UNROLL
+    for (int m = 0; m < 4; m++)
+        xr[m] = xb + (m < M ? m : 0) * a->Kp;
+    for (int64_t nb = n0; nb < n1; nb += 16) {
+        int ng = n1 - nb < 16 ? (int)(n1 - nb) : 16;
+        for (int r = 0; r < 16; r++) {
+            if (r >= ng) {
+                for (int m = 0; m < 4; m++)
+                    v[m][r] = _mm512_setzero_ps();
+                continue;
+            }
+            switch (M) {
+            case 1: gemv_row(code, 1, w, pr, xr, nb + r, &v[0][r]); break;
+            case 2: gemv_row(code, 2, w, pr, xr, nb + r, &v[0][r]); break;
+            case 3: gemv_row(code, 3, w, pr, xr, nb + r, &v[0][r]); break;
+            default: gemv_row(code, 4, w, pr, xr, nb + r, &v[0][r]); break;
+            }
+        }
+        for (int m = 0; m < M; m++)
+            store16(y, y_f16, m * ym + nb * yn, yn, hsum16(v[m]), a->qscale[m], bias, nb, ng);
+    }
+}
+
+/* ---- prefill: M > 4 ---- */
+
+/* Columns [k0, k0+KB) of rows nb.. (clamped to n1-1) as words in the code's order. */
+INL void tile_decode(int code, const kn_weight *w, const kn_prep *pr, int64_t nb, int64_t n1, int64_t k0,
+                     int16_t *tile, float *scale)
+{
+    int64_t bb = blk_bytes(code);
+    for (int r = 0; r < NR; r++) {
+        int64_t n = nb + r < n1 ? nb + r : n1 - 1;
+        int64_t p = (n / w->gn) * pr->kp + k0 / w->gk;
+        tabs T = tabs_load(code, pr, p);
+        scale[r] = pr->wscale[p];
+        const uint8_t *bp = (const uint8_t *)w->data + n * w->K * w->bits / 8 + k0 / 64 * bb;
+        UNROLL
+        for (int j = 0; j < KB / 64; j++) {
+            __m512i A, B;
+            dec64(code, bp + j * bb, &T, &A, &B);
+            _mm512_store_si512(tile + r * KB + 64 * j, A);
+            _mm512_store_si512(tile + r * KB + 64 * j + 32, B);
+        }
+    }
+}
+
+/* c[r][16 v ..] += wscale(r) * (tile row r) . (panel columns), rows ms .. ms + 16 MV of X. */
+INL void gemm_block(int MV, const int16_t *tile, const float *scale, const int16_t *panel, int64_t Mp,
+                    float *c)
+{
+    __m512i acc[NR][4];
+    UNROLL
+    for (int r = 0; r < NR; r++)
+        UNROLL
+        for (int v = 0; v < 4; v++)
+            acc[r][v] = _mm512_setzero_si512();
+    for (int j = 0; j < KB / 2; j++) {
+        const int16_t *pj = panel + j * Mp * 2;
+        __m512i xv[4];
+        UNROLL
+        for (int v = 0; v < MV; v++)
+            xv[v] = _mm512_loadu_si512(pj + 32 * v);
+        UNROLL
+        for (int r = 0; r < NR; r++) {
+            int32_t pair;
+            memcpy(&pair, tile + r * KB + 2 * j, 4);
+            __m512i b = _mm512_set1_epi32(pair);
+            UNROLL
+            for (int v = 0; v < MV; v++)
+                acc[r][v] = dpw(acc[r][v], xv[v], b);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < NR; r++) {
+        __m512 sc = _mm512_set1_ps(scale[r]);
+        UNROLL
+        for (int v = 0; v < MV; v++) {
+            float *cp = c + r * 64 + 16 * v;
+            _mm512_store_ps(cp, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][v]), sc, _mm512_load_ps(cp)));
+        }
+    }
+}
+
+/* Y(m, nb + r) for the rows of one register block: c * qscale(m) + bias. */
+INL void store_block(const float *c, int nr, const kn_act *a, int64_t ms, int64_t me, const float *bias, void *y,
+                     int y_f16, int64_t ym, int64_t yn, int64_t nb)
+{
+    if (yn == 1 && ym != 1) {
+        /* [M][N] output (linear): the block's rows are contiguous for each m */
+        __mmask8 mk = (__mmask8)((1u << nr) - 1);
+        __m256 bv = bias ? _mm256_maskz_loadu_ps(mk, bias + nb) : _mm256_setzero_ps();
+        for (int64_t m = ms; m < me; m++) {
+            float t[8] = {0};
+            for (int r = 0; r < nr; r++)
+                t[r] = c[r * 64 + (m - ms)];
+            __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(t), _mm256_set1_ps(a->qscale[m]), bv);
+            if (y_f16)
+                _mm_mask_storeu_epi16((uint16_t *)y + m * ym + nb, mk,
+                                      _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            else
+                _mm256_mask_storeu_ps((float *)y + m * ym + nb, mk, v);
+        }
+        return;
+    }
+    for (int r = 0; r < nr; r++) {
+        float bv = bias ? bias[nb + r] : 0.0f;
+        const float *cr = c + r * 64;
+        if (ym != 1) {
+            for (int64_t m = ms; m < me; m++)
+                kn_store(y, y_f16, m * ym + (nb + r) * yn, cr[m - ms] * a->qscale[m] + bv);
+            continue;
+        }
+        for (int64_t m = ms; m < me; m += 16) {
+            __mmask16 mk = (__mmask16)(me - m >= 16 ? 0xffff : (1u << (me - m)) - 1);
+            __m512 v = _mm512_fmadd_ps(_mm512_load_ps(cr + (m - ms)), _mm512_maskz_loadu_ps(mk, a->qscale + m),
+                                       _mm512_set1_ps(bv));
+            int64_t off = m + (nb + r) * yn;
+            if (y_f16)
+                _mm256_mask_storeu_epi16((uint16_t *)y + off, mk,
+                                         _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            else
+                _mm512_mask_storeu_ps((float *)y + off, mk, v);
+        }
+    }
+}
+
+/* Rows of W per sweep: their partial sums (NC x 64 fp32) stay in L1/L2 while the KB-column
+ * slice of the X panel (16 KB) is reused by every register block of the sweep. */
+#define NC (16 * NR)
+
+INL void gemm(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym,
+              int64_t yn, int64_t n0, int64_t n1)
+{
+    const kn_prep *pr = w->prep;
+    const int16_t *pan = code == W4 ? a->p16e : a->p16u;
+    int64_t K = w->K, M = a->M, Mp = a->Mp;
+    int16_t tile[NR * KB] __attribute__((aligned(64)));
+    float c[NC * 64] __attribute__((aligned(64)));
+    float scale[NR];
+    for (int64_t nc0 = n0; nc0 < n1; nc0 += NC) {
+        int64_t nc1 = nc0 + NC < n1 ? nc0 + NC : n1;
+        for (int64_t ms = 0; ms < M; ms += 64) {
+            int MV = (int)((Mp - ms) / 16 < 4 ? (Mp - ms) / 16 : 4);
+            memset(c, 0, sizeof c);
+            for (int64_t k0 = 0; k0 < K; k0 += KB) {
+                const int16_t *panel = pan + (k0 / 2 * Mp + ms) * 2;
+                for (int64_t nb = nc0; nb < nc1; nb += NR) {
+                    float *cb = c + (nb - nc0) * 64;
+                    tile_decode(code, w, pr, nb, nc1, k0, tile, scale);
+                    switch (MV) {
+                    case 1: gemm_block(1, tile, scale, panel, Mp, cb); break;
+                    case 2: gemm_block(2, tile, scale, panel, Mp, cb); break;
+                    case 3: gemm_block(3, tile, scale, panel, Mp, cb); break;
+                    default: gemm_block(4, tile, scale, panel, Mp, cb); break;
+                    }
+                }
+            }
+            int64_t me = ms + 64 < M ? ms + 64 : M;
+            for (int64_t nb = nc0; nb < nc1; nb += NR)
+                store_block(c + (nb - nc0) * 64, nc1 - nb < NR ? (int)(nc1 - nb) : NR, a, ms, me, bias, y, y_f16,
+                            ym, yn, nb);
+        }
+    }
+}
+
+#define ARGS const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym, int64_t yn, \
+             int64_t n0, int64_t n1
+#define PASS w, a, bias, y, y_f16, ym, yn, n0, n1
+#define INST(code)                                                                                                  \
+    static TGT void i16_##code(ARGS)                                                                                \
+    {                                                                                                               \
+        if (a->M <= 4)                                                                                              \
+            gemv(code, PASS);                                                                                       \
+        else                                                                                                        \
+            gemm(code, PASS);                                                                                       \
+    }
+INST(W4)
+INST(W6)
+INST(W8)
+
+int kn_matmul_avx512_i16(ARGS)
+{
+    if (w->kind != KN_W_LUT || w->K % 64 || w->gk % 64 || w->gk % KB)
+        return -1;
+    switch (w->bits) {
+    case 4: i16_W4(PASS); return 0;
+    case 6: i16_W6(PASS); return 0;
+    case 8: i16_W8(PASS); return 0;
+    default: return -1;
+    }
+}
+
+#endif
