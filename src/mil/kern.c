@@ -315,6 +315,18 @@ static void act_prepare_i16(kn_act *a, const float *x, int64_t M, int64_t K, int
     b += align64((size_t)(Mp * Kp) * sizeof(int16_t));
     int16_t *ru = (int16_t *)b;
     float *qs = (float *)a->qscale;
+    a->q16 = q;
+    a->Mp = Mp;
+#if defined(__x86_64__)
+    if (isa_index() == 2) {
+        kn_act_i16_avx512(x, M, K, Kp, qs, q, re, ru, Mp);
+        if (M <= 4)
+            a->q16e = re, a->q16u = ru;
+        else
+            a->p16e = re, a->p16u = ru;
+        return;
+    }
+#endif
     for (int64_t m = 0; m < M; m++) {
         const float *xr = x + m * K;
         int16_t *qr = q + m * Kp;
@@ -325,8 +337,6 @@ static void act_prepare_i16(kn_act *a, const float *x, int64_t M, int64_t K, int
             qr[k] = (int16_t)(int)quant_one(xr[k], inv, (float)KN_I16_QX);
         memset(qr + K, 0, (size_t)(Kp - K) * sizeof(int16_t));
     }
-    a->q16 = q;
-    a->Mp = Mp;
     if (M <= 4) {
         for (int64_t m = 0; m < M; m++)
             for (int64_t k0 = 0; k0 < Kp; k0 += 64)
@@ -379,22 +389,35 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
     a->q = q;
     a->qscale = qs;
     a->qsum = qsum;
-    for (int64_t m = 0; m < M; m++) {
-        float *xr = x + m * K;
-        if (src_f16) {
-            const uint16_t *s = (const uint16_t *)src + m * sm;
-            if (sk == 1)
-                an_fp16_to_fp32_n(s, xr, (size_t)K);
-            else
-                for (int64_t k = 0; k < K; k++)
-                    xr[k] = an_fp16_to_fp32(s[k * sk]);
-        } else {
-            const float *s = (const float *)src + m * sm;
-            if (sk == 1)
-                memcpy(xr, s, (size_t)K * sizeof(float));
-            else
-                for (int64_t k = 0; k < K; k++)
-                    xr[k] = s[k * sk];
+    if (src_f16 && sk != 1 && sm == 1) {
+        /* a conv's [C, S] input: each column k is a contiguous run of the M rows */
+        float run[256];
+        for (int64_t m0 = 0; m0 < M; m0 += 256) {
+            int64_t mn = M - m0 < 256 ? M - m0 : 256;
+            for (int64_t k = 0; k < K; k++) {
+                an_fp16_to_fp32_n((const uint16_t *)src + k * sk + m0, run, (size_t)mn);
+                for (int64_t i = 0; i < mn; i++)
+                    x[(m0 + i) * K + k] = run[i];
+            }
+        }
+    } else {
+        for (int64_t m = 0; m < M; m++) {
+            float *xr = x + m * K;
+            if (src_f16) {
+                const uint16_t *s = (const uint16_t *)src + m * sm;
+                if (sk == 1)
+                    an_fp16_to_fp32_n(s, xr, (size_t)K);
+                else
+                    for (int64_t k = 0; k < K; k++)
+                        xr[k] = an_fp16_to_fp32(s[k * sk]);
+            } else {
+                const float *s = (const float *)src + m * sm;
+                if (sk == 1)
+                    memcpy(xr, s, (size_t)K * sizeof(float));
+                else
+                    for (int64_t k = 0; k < K; k++)
+                        xr[k] = s[k * sk];
+            }
         }
     }
     a->q16 = a->q16e = a->q16u = a->p16e = a->p16u = NULL;

@@ -377,6 +377,98 @@ INL void gemm(int code, const kn_weight *w, const kn_act *a, const float *bias, 
     }
 }
 
+/* ---- activations ---- */
+
+/* Word permutations of a 64-word block into the e and u orders (position i <- column). */
+static const uint16_t ORD_E[64] = {
+    0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
+    44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23,
+    25, 27, 29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63,
+};
+static const uint16_t ORD_U[64] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  16, 17, 18, 19, 20, 21, 22, 23, 32, 33, 34, 35, 36, 37,
+    38, 39, 48, 49, 50, 51, 52, 53, 54, 55, 8,  9,  10, 11, 12, 13, 14, 15, 24, 25, 26, 27,
+    28, 29, 30, 31, 40, 41, 42, 43, 44, 45, 46, 47, 56, 57, 58, 59, 60, 61, 62, 63,
+};
+
+static const uint16_t PACKFIX[32] = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27,
+                                      4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
+
+/* q = round(x * inv) (half away from zero) clamped to +-KN_I16_QX, NaN to 0: the portable
+ * quantization, 32 at once. */
+INL __m512i quant32(const float *x, __mmask32 mk, __m512 inv)
+{
+    const __m512 lim = _mm512_set1_ps((float)KN_I16_QX), nlim = _mm512_set1_ps(-(float)KN_I16_QX);
+    __m512i h[2];
+    UNROLL
+    for (int i = 0; i < 2; i++) {
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps((__mmask16)(mk >> (16 * i)), x + 16 * i), inv);
+        __mmask16 ok = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+        v = _mm512_maskz_mov_ps(ok, _mm512_min_ps(_mm512_max_ps(v, nlim), lim));
+        __m512 half = _mm512_or_ps(_mm512_set1_ps(0.5f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+        h[i] = _mm512_cvttps_epi32(_mm512_add_ps(v, half));
+    }
+    /* vpackssdw packs within 128-bit lanes; vpermw puts the words back in order */
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(PACKFIX), _mm512_packs_epi32(h[0], h[1]));
+}
+
+/* kn_act_prepare's KN_I16 part (see kern.c act_prepare_i16): scales, q16 and the reordered
+ * copies or panels, from the gathered fp32 rows x. */
+TGT void kn_act_i16_avx512(const float *x, int64_t M, int64_t K, int64_t Kp, float *qs, int16_t *q, int16_t *re,
+                       int16_t *ru, int64_t Mp)
+{
+    for (int64_t m = 0; m < M; m++) {
+        const float *xr = x + m * K;
+        __m512 mx = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k += 16) {
+            __mmask16 mk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+            /* vmaxps returns its second operand when the first is NaN: NaN is skipped */
+            mx = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + k)), mx);
+        }
+        float amax = _mm512_reduce_max_ps(mx);
+        if (!(amax <= 3.402823466e38f))
+            amax = 0; /* inf: the integer paths cannot carry it */
+        float inv = amax > 0 ? (float)KN_I16_QX / amax : 0.0f;
+        qs[m] = amax / (float)KN_I16_QX;
+        __m512 iv = _mm512_set1_ps(inv);
+        for (int64_t k = 0; k < Kp; k += 32) {
+            int64_t r = K - k;
+            __mmask32 mk = r >= 32 ? 0xffffffffu : r <= 0 ? 0 : (__mmask32)((1u << r) - 1);
+            _mm512_storeu_si512(q + m * Kp + k, quant32(xr + k, mk, iv));
+        }
+    }
+    const __m512i oe0 = _mm512_loadu_si512(ORD_E), oe1 = _mm512_loadu_si512(ORD_E + 32);
+    const __m512i ou0 = _mm512_loadu_si512(ORD_U), ou1 = _mm512_loadu_si512(ORD_U + 32);
+    if (M <= 4) {
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t k = 0; k < Kp; k += 64) {
+                __m512i a = _mm512_loadu_si512(q + m * Kp + k), b = _mm512_loadu_si512(q + m * Kp + k + 32);
+                _mm512_storeu_si512(re + m * Kp + k, _mm512_permutex2var_epi16(a, oe0, b));
+                _mm512_storeu_si512(re + m * Kp + k + 32, _mm512_permutex2var_epi16(a, oe1, b));
+                _mm512_storeu_si512(ru + m * Kp + k, _mm512_permutex2var_epi16(a, ou0, b));
+                _mm512_storeu_si512(ru + m * Kp + k + 32, _mm512_permutex2var_epi16(a, ou1, b));
+            }
+        return;
+    }
+    /* panels: the reordered block of row m is 32 dwords, dword j going to pair j's row m */
+    const __m512i lanes = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32((int)Mp));
+    for (int64_t k = 0; k < Kp; k += 64) {
+        int32_t *pe = (int32_t *)re + k / 2 * Mp, *pu = (int32_t *)ru + k / 2 * Mp;
+        for (int64_t m = 0; m < Mp; m++) {
+            __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
+            if (m < M) {
+                a = _mm512_loadu_si512(q + m * Kp + k);
+                b = _mm512_loadu_si512(q + m * Kp + k + 32);
+            }
+            _mm512_i32scatter_epi32(pe + m, lanes, _mm512_permutex2var_epi16(a, oe0, b), 4);
+            _mm512_i32scatter_epi32(pe + 16 * Mp + m, lanes, _mm512_permutex2var_epi16(a, oe1, b), 4);
+            _mm512_i32scatter_epi32(pu + m, lanes, _mm512_permutex2var_epi16(a, ou0, b), 4);
+            _mm512_i32scatter_epi32(pu + 16 * Mp + m, lanes, _mm512_permutex2var_epi16(a, ou1, b), 4);
+        }
+    }
+}
+
 #define ARGS const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym, int64_t yn, \
              int64_t n0, int64_t n1
 #define PASS w, a, bias, y, y_f16, ym, yn, n0, n1

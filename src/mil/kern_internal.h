@@ -50,6 +50,8 @@ int kn_matmul_avx2(const kn_weight *w, const kn_act *a, const float *bias, void 
                    int64_t ym, int64_t yn, int64_t n0, int64_t n1);
 int kn_matmul_avx512(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                      int64_t ym, int64_t yn, int64_t n0, int64_t n1);
+void kn_act_i16_avx512(const float *x, int64_t M, int64_t K, int64_t Kp, float *qs, int16_t *q, int16_t *re,
+                       int16_t *ru, int64_t Mp);
 int kn_matmul_avx512_i16(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                          int64_t ym, int64_t yn, int64_t n0, int64_t n1);
 #endif

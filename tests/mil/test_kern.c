@@ -394,10 +394,14 @@ TEST(act_prepare_gathers_and_quantizes)
             int64_t from = k >= K / 32 * 32 ? k : b + (j < 16 ? 2 * j : 2 * (j - 16) + 1);
             CHECK(a.xd[m * K + k] == a.x[m * K + from]);
         }
-    /* 16-bit rows: the bound, zero padding, both reorderings and (M > 4) the panels */
-    for (int pass = 0; pass < 2; pass++) {
-        int64_t Mq = pass ? M : 3;
+    /* 16-bit rows: the bound, zero padding, both reorderings and (M > 4) the panels, as
+     * the portable code and (when the CPU has it) the AVX-512 code prepare them */
+    for (int pass = 0; pass < 4; pass++) {
+        int64_t Mq = pass % 2 ? M : 3;
+        if (kn_force_isa(pass < 2 ? "c" : "avx512"))
+            continue;
         kn_act_prepare(&a, src, 1, Mq, K, 1, M, KN_I16, buf);
+        kn_force_isa(NULL);
         CHECK_EQ_INT(a.Mp, 16);
         for (int64_t m = 0; m < Mq; m++) {
             float amax = 0;
@@ -413,13 +417,13 @@ TEST(act_prepare_gathers_and_quantizes)
                 int64_t b = k / 64 * 64, i = k - b;
                 int64_t e = b + (i < 32 ? 2 * i : 2 * (i - 32) + 1);
                 int64_t u = b + (i < 32 ? 16 * (i / 8) + i % 8 : 16 * ((i - 32) / 8) + 8 + (i - 32) % 8);
-                int16_t ge = pass ? a.p16e[((k / 2) * a.Mp + m) * 2 + k % 2] : a.q16e[m * a.Kp + k];
-                int16_t gu = pass ? a.p16u[((k / 2) * a.Mp + m) * 2 + k % 2] : a.q16u[m * a.Kp + k];
+                int16_t ge = Mq > 4 ? a.p16e[((k / 2) * a.Mp + m) * 2 + k % 2] : a.q16e[m * a.Kp + k];
+                int16_t gu = Mq > 4 ? a.p16u[((k / 2) * a.Mp + m) * 2 + k % 2] : a.q16u[m * a.Kp + k];
                 CHECK_EQ_INT(ge, a.q16[m * a.Kp + e]);
                 CHECK_EQ_INT(gu, a.q16[m * a.Kp + u]);
             }
         }
-        for (int64_t m = Mq; pass && m < a.Mp; m++)
+        for (int64_t m = Mq; Mq > 4 && m < a.Mp; m++)
             CHECK(a.p16e[m * 2] == 0 && a.p16u[(a.Kp / 2 - 1) * a.Mp * 2 + m * 2 + 1] == 0);
     }
     free(src);
