@@ -299,20 +299,33 @@ INL void gemm_block(int MV, const int16_t *tile, const float *scale, const int16
 INL void store_block(const float *c, int nr, const kn_act *a, int64_t ms, int64_t me, const float *bias, void *y,
                      int y_f16, int64_t ym, int64_t yn, int64_t nb)
 {
-    if (yn == 1 && ym != 1) {
-        /* [M][N] output (linear): the block's rows are contiguous for each m */
-        __mmask8 mk = (__mmask8)((1u << nr) - 1);
-        __m256 bv = bias ? _mm256_maskz_loadu_ps(mk, bias + nb) : _mm256_setzero_ps();
-        for (int64_t m = ms; m < me; m++) {
-            float t[8] = {0};
-            for (int r = 0; r < nr; r++)
-                t[r] = c[r * 64 + (m - ms)];
-            __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(t), _mm256_set1_ps(a->qscale[m]), bv);
-            if (y_f16)
-                _mm_mask_storeu_epi16((uint16_t *)y + m * ym + nb, mk,
-                                      _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-            else
-                _mm256_mask_storeu_ps((float *)y + m * ym + nb, mk, v);
+    if (yn == 1 && ym != 1 && nr == 4) {
+        /* [M][N] output (linear): 4 x 16 blocks transposed in registers, so that each m
+         * gets its 4 contiguous outputs in one store */
+        __m128 bv = bias ? _mm_loadu_ps(bias + nb) : _mm_setzero_ps();
+        for (int64_t m = ms; m < me; m += 16) {
+            __m512 v0 = _mm512_load_ps(c + (m - ms)), v1 = _mm512_load_ps(c + 64 + (m - ms));
+            __m512 v2 = _mm512_load_ps(c + 128 + (m - ms)), v3 = _mm512_load_ps(c + 192 + (m - ms));
+            __m512 a01 = _mm512_unpacklo_ps(v0, v1), b01 = _mm512_unpackhi_ps(v0, v1);
+            __m512 a23 = _mm512_unpacklo_ps(v2, v3), b23 = _mm512_unpackhi_ps(v2, v3);
+            __m512 t[4];
+            t[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
+            t[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
+            t[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
+            t[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
+            float o[64] __attribute__((aligned(64)));
+            UNROLL
+            for (int j = 0; j < 4; j++)
+                _mm512_store_ps(o + 16 * j, t[j]); /* lane L of t[j]: the 4 outputs of m = 4L + j */
+            for (int64_t i = 0; i < 16 && m + i < me; i++) {
+                /* c * qscale + bias in one rounding, as every other store does */
+                __m128 v = _mm_fmadd_ps(_mm_load_ps(o + 16 * (i % 4) + 4 * (i / 4)), _mm_set1_ps(a->qscale[m + i]), bv);
+                if (y_f16)
+                    _mm_storel_epi64((__m128i *)((uint16_t *)y + (m + i) * ym + nb),
+                                     _mm_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                else
+                    _mm_storeu_ps((float *)y + (m + i) * ym + nb, v);
+            }
         }
         return;
     }
