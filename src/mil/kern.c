@@ -269,13 +269,15 @@ void kn_release(kn_weight *w)
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 /* buf layout: x [M][K] fp32 | xd [M][K] | q [M][Kp] int8 | qscale [M] | qsum [M][Kp/64 + 1]
- * | q16 [M][Kp] int16 | two reorderings of q16, [Mp][Kp] each (q16e/q16u or p16e/p16u). */
+ * | q16 [M][Kp] int16 | two reorderings of q16, [Mp][Kp] each (q16e/q16u or p16e/p16u)
+ * | xt [K][Mp] fp32. */
 size_t kn_act_bytes(int64_t M, int64_t K)
 {
     int64_t Kp = round_up(K, KN_QBLK), Mp = round_up(M, 16);
     return 2 * align64((size_t)(M * K) * sizeof(float)) + align64((size_t)(M * Kp)) +
            align64((size_t)M * sizeof(float)) + align64((size_t)(M * (Kp / KN_QBLK + 1)) * sizeof(int32_t)) +
-           align64((size_t)(M * Kp) * sizeof(int16_t)) + 2 * align64((size_t)(Mp * Kp) * sizeof(int16_t));
+           align64((size_t)(M * Kp) * sizeof(int16_t)) + 2 * align64((size_t)(Mp * Kp) * sizeof(int16_t)) +
+           align64((size_t)(Mp * K) * sizeof(float));
 }
 
 /* Column of position i (0..63) of a 64-column block in the LUT4 word order (even columns,
@@ -421,7 +423,23 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
         }
     }
     a->q16 = a->q16e = a->q16u = a->p16e = a->p16u = NULL;
+    a->xt = NULL;
     a->Mp = 0;
+    if (path == KN_F32 && M > 4) {
+        int64_t Mp = round_up(M, 16);
+        float *xt = (float *)(b + 2 * align64((size_t)(Mp * Kp) * sizeof(int16_t)) +
+                              align64((size_t)(M * Kp) * sizeof(int16_t)) +
+                              align64((size_t)(M * (Kp / KN_QBLK + 1)) * sizeof(int32_t)));
+        for (int64_t k = 0; k < K; k++) {
+            for (int64_t m = 0; m < M; m++)
+                xt[k * Mp + m] = x[m * K + k];
+            for (int64_t m = M; m < Mp; m++)
+                xt[k * Mp + m] = 0;
+        }
+        a->xt = xt;
+        a->Mp = Mp;
+        return;
+    }
     if (path == KN_F32) {
         /* only the decode kernels (M <= 4) read xd; prefill decodes tiles in column order */
         for (int64_t m = 0; m < (M <= 4 ? M : 0); m++) {

@@ -102,7 +102,9 @@ typedef struct kn_act {
     const int16_t *p16e, *p16u; /* M > 4: panels [Kp/2][Mp][2]: for pair j of a block (in
                           * the q16e / q16u order), the two values of every row m;
                           * rows M..Mp are zero */
-    int64_t Mp;          /* M rounded up to 16 */
+    int64_t Mp;          /* M rounded up to 16 (KN_F32 with M > 4 too) */
+    const float *xt;     /* KN_F32, M > 4: X transposed, [K][Mp], rows M..Mp zero (the
+                          * dense prefill kernels keep rows of X in the vector lanes) */
 } kn_act;
 
 /* The path LUT weights should take here: KN_I16 where this CPU's kernels implement it

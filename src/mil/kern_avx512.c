@@ -746,6 +746,8 @@ int kn_matmul_avx512(ARGS)
     }
     if (code >= L4 && (w->K % 16 || w->gk % 16))
         return -1;
+    if ((code == D32 || code == D16) && kn_gemm_dense_avx512(PASS) == 0)
+        return 0;
     switch (code) {
     case D32: f32_D32(PASS); break;
     case D16: f32_D16(PASS); break;

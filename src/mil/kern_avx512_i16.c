@@ -295,62 +295,6 @@ INL void gemm_block(int MV, const int16_t *tile, const float *scale, const int16
     }
 }
 
-/* Y(m, nb + r) for the rows of one register block: c * qscale(m) + bias. */
-INL void store_block(const float *c, int nr, const kn_act *a, int64_t ms, int64_t me, const float *bias, void *y,
-                     int y_f16, int64_t ym, int64_t yn, int64_t nb)
-{
-    if (yn == 1 && ym != 1 && nr == 4) {
-        /* [M][N] output (linear): 4 x 16 blocks transposed in registers, so that each m
-         * gets its 4 contiguous outputs in one store */
-        __m128 bv = bias ? _mm_loadu_ps(bias + nb) : _mm_setzero_ps();
-        for (int64_t m = ms; m < me; m += 16) {
-            __m512 v0 = _mm512_load_ps(c + (m - ms)), v1 = _mm512_load_ps(c + 64 + (m - ms));
-            __m512 v2 = _mm512_load_ps(c + 128 + (m - ms)), v3 = _mm512_load_ps(c + 192 + (m - ms));
-            __m512 a01 = _mm512_unpacklo_ps(v0, v1), b01 = _mm512_unpackhi_ps(v0, v1);
-            __m512 a23 = _mm512_unpacklo_ps(v2, v3), b23 = _mm512_unpackhi_ps(v2, v3);
-            __m512 t[4];
-            t[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
-            t[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
-            t[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
-            t[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
-            float o[64] __attribute__((aligned(64)));
-            UNROLL
-            for (int j = 0; j < 4; j++)
-                _mm512_store_ps(o + 16 * j, t[j]); /* lane L of t[j]: the 4 outputs of m = 4L + j */
-            for (int64_t i = 0; i < 16 && m + i < me; i++) {
-                /* c * qscale + bias in one rounding, as every other store does */
-                __m128 v = _mm_fmadd_ps(_mm_load_ps(o + 16 * (i % 4) + 4 * (i / 4)), _mm_set1_ps(a->qscale[m + i]), bv);
-                if (y_f16)
-                    _mm_storel_epi64((__m128i *)((uint16_t *)y + (m + i) * ym + nb),
-                                     _mm_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-                else
-                    _mm_storeu_ps((float *)y + (m + i) * ym + nb, v);
-            }
-        }
-        return;
-    }
-    for (int r = 0; r < nr; r++) {
-        float bv = bias ? bias[nb + r] : 0.0f;
-        const float *cr = c + r * 64;
-        if (ym != 1) {
-            for (int64_t m = ms; m < me; m++)
-                kn_store(y, y_f16, m * ym + (nb + r) * yn, cr[m - ms] * a->qscale[m] + bv);
-            continue;
-        }
-        for (int64_t m = ms; m < me; m += 16) {
-            __mmask16 mk = (__mmask16)(me - m >= 16 ? 0xffff : (1u << (me - m)) - 1);
-            __m512 v = _mm512_fmadd_ps(_mm512_load_ps(cr + (m - ms)), _mm512_maskz_loadu_ps(mk, a->qscale + m),
-                                       _mm512_set1_ps(bv));
-            int64_t off = m + (nb + r) * yn;
-            if (y_f16)
-                _mm256_mask_storeu_epi16((uint16_t *)y + off, mk,
-                                         _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-            else
-                _mm512_mask_storeu_ps((float *)y + off, mk, v);
-        }
-    }
-}
-
 /* Rows of W per sweep: their partial sums (NC x 64 fp32) stay in L1/L2 while the KB-column
  * slice of the X panel (16 KB) is reused by every register block of the sweep. */
 #define NC (16 * NR)
@@ -384,8 +328,8 @@ INL void gemm(int code, const kn_weight *w, const kn_act *a, const float *bias, 
             }
             int64_t me = ms + 64 < M ? ms + 64 : M;
             for (int64_t nb = nc0; nb < nc1; nb += NR)
-                store_block(c + (nb - nc0) * 64, nc1 - nb < NR ? (int)(nc1 - nb) : NR, a, ms, me, bias, y, y_f16,
-                            ym, yn, nb);
+                kn_avx512_store_block(c + (nb - nc0) * 64, nc1 - nb < NR ? (int)(nc1 - nb) : NR, a->qscale, ms, me,
+                                      bias, y, y_f16, ym, yn, nb);
         }
     }
 }
