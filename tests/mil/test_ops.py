@@ -389,6 +389,18 @@ def cases(tmp):
             p = Prog({"x": x})
             run("softmax_axis%d_%s" % (axis, n), p,
                 {p.op("softmax", want, x="x", axis=lit(np.array(axis, np.int32))): want}, tmp)
+        # long rows (every vector tail), masked positions (-inf) and terms that underflow
+        xl = rnd((67, 203), dt, -30.0, 12.0)
+        xl[:, 7::9] = -np.inf
+        xl[0, :150] = -150.0
+        xl[1, :] = -1e4
+        xlf = xl.astype(np.float64)
+        for axis in (-1, 0):
+            e = np.exp(xlf - xlf.max(axis, keepdims=True))
+            want = f16r(e / e.sum(axis, keepdims=True), dt)
+            p = Prog({"x": xl})
+            run("softmax_long_rows_axis%d_%s" % (axis, n), p,
+                {p.op("softmax", want, x="x", axis=lit(np.array(axis, np.int32))): want}, tmp)
         for op, fn in [("reduce_sum", np.sum), ("reduce_mean", np.mean), ("reduce_max", np.max),
                        ("reduce_min", np.min), ("reduce_prod", np.prod),
                        ("reduce_l2_norm", lambda a, axis, keepdims: np.sqrt((a * a).sum(axis, keepdims=keepdims))),
