@@ -148,6 +148,8 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     if (w->N < 1 || w->K < 1 || !w->data)
         return an_errorf(err, "kern: weight of %lld x %lld with data %p", (long long)w->N,
                          (long long)w->K, w->data);
+    if (w->wt && w->kind == KN_W_LUT)
+        return an_errorf(err, "kern: transposed LUT weights are not supported");
     if (w->kind != KN_W_LUT) {
         if (w->kind != KN_W_F32 && w->kind != KN_W_F16)
             return an_errorf(err, "kern: unknown weight kind %d", (int)w->kind);
@@ -485,9 +487,9 @@ static double ref_weight(const kn_weight *w, int64_t n, int64_t k)
 {
     switch (w->kind) {
     case KN_W_F32:
-        return ((const float *)w->data)[n * w->K + k];
+        return ((const float *)w->data)[w->wt ? k * w->N + n : n * w->K + k];
     case KN_W_F16:
-        return an_fp16_to_fp32(((const uint16_t *)w->data)[n * w->K + k]);
+        return an_fp16_to_fp32(((const uint16_t *)w->data)[w->wt ? k * w->N + n : n * w->K + k]);
     case KN_W_LUT: {
         unsigned v = kn_index_at(w->data, n * w->K + k, w->bits);
         int64_t p = (n / w->gn) * (w->K / w->gk) + k / w->gk;

@@ -59,6 +59,8 @@ typedef struct kn_weight {
     int lut_f32;       /* palette entries are fp32 (else fp16) */
     int64_t gn, gk;    /* rows / columns sharing one palette: W[n][k] uses palette
                         * (n/gn)*(K/gk) + k/gk. gn divides N, gk divides K. */
+    int wt;            /* F32/F16 only: data holds W transposed, [K][N] row-major (a matmul
+                        * whose y is not transposed, attention weights x values) */
     /* filled by kn_prepare, freed by kn_release */
     kn_path path;
     void *prep;

@@ -748,6 +748,8 @@ int kn_matmul_avx512(ARGS)
         return -1;
     if ((code == D32 || code == D16) && kn_gemm_dense_avx512(PASS) == 0)
         return 0;
+    if (w->wt)
+        return -1; /* decode (M <= 4) of a transposed weight: the portable code */
     switch (code) {
     case D32: f32_D32(PASS); break;
     case D16: f32_D16(PASS); break;

@@ -14,7 +14,11 @@
 static void decode_f32(const kn_weight *w, const kn_prep *pr, int64_t n, int64_t k0, int64_t len,
                        float *out)
 {
-    if (w->kind == KN_W_F32) {
+    if (w->wt) {
+        for (int64_t i = 0; i < len; i++)
+            out[i] = w->kind == KN_W_F32 ? ((const float *)w->data)[(k0 + i) * w->N + n]
+                                         : an_fp16_to_fp32(((const uint16_t *)w->data)[(k0 + i) * w->N + n]);
+    } else if (w->kind == KN_W_F32) {
         memcpy(out, (const float *)w->data + n * w->K + k0, (size_t)len * sizeof(float));
     } else if (w->kind == KN_W_F16) {
         an_fp16_to_fp32_n((const uint16_t *)w->data + n * w->K + k0, out, (size_t)len);

@@ -201,9 +201,11 @@ static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
     if (a->fast && a->ty) { /* y is [N][K]: the kernels' weight layout */
         s->scratch = kn_act_bytes(M, K) + 128;
         a->mask = attention_mask(p, s);
-    } else if (a->fast) { /* y is [K][N]: one fp32 accumulator block per thread */
+    } else if (a->fast) { /* y is [K][N]: per thread, an fp32 accumulator block (M <= 4) or
+                           * the kernels' activations (prefill) */
         a->threads = mil_threads();
-        s->scratch = (size_t)a->threads * (((size_t)(M * N) * sizeof(float) + 63) & ~(size_t)63) + 64;
+        size_t per = M > 4 ? kn_act_bytes(M, K) : (size_t)(M * N) * sizeof(float);
+        s->scratch = (size_t)a->threads * ((per + 63) & ~(size_t)63) + 64;
     } else
         s->scratch = (size_t)(M * K + K) * sizeof(float);
     return 0;
@@ -327,6 +329,40 @@ typedef struct av_job {
 /* Batches [b0, b1) of a matmul whose y is [K][N] (attention weights × values): each y
  * row is read once and added into the M output rows it contributes to; zero weights
  * (positions the causal mask removed) are skipped. */
+/* Prefill: one batch as a kernel matmul whose weight is y transposed ([K][N] = W^T),
+ * over the columns of x up to the last nonzero one (the causal mask zeroes the rest). */
+static void av_kernel(const av_job *j, size_t b, int64_t xo, int64_t yo, void *buf)
+{
+    const mx_step *s = j->s;
+    const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
+    const mm_aux *a = s->aux;
+    int64_t M = a->M, N = a->N, K = a->K, live = 0;
+    size_t xes = mil_dtype_size(x->dt), yes = mil_dtype_size(y->dt), oes = mil_dtype_size(o->dt);
+    for (int64_t m = 0; m < M && live < K; m++)
+        for (int64_t k = K - 1; k >= live; k--) {
+            int64_t xi = xo + (a->tx ? k * M + m : m * K + k);
+            int nz = xes == 2 ? (((const uint16_t *)x->data)[xi] & 0x7fff) != 0 : ((const float *)x->data)[xi] != 0.0f;
+            if (nz) {
+                live = k + 1;
+                break;
+            }
+        }
+    void *out = (char *)o->data + (size_t)b * (size_t)(M * N) * oes;
+    if (live == 0) {
+        memset(out, 0, (size_t)(M * N) * oes);
+        return;
+    }
+    kn_weight w = {.kind = yes == 2 ? KN_W_F16 : KN_W_F32, .N = N, .K = live, .wt = 1,
+                   .data = (const char *)y->data + (size_t)yo * yes};
+    an_error e;
+    kn_prepare(&w, KN_F32, &e); /* dense weights: checks only, no memory */
+    kn_act act;
+    /* row m of x restricted to its first `live` columns */
+    kn_act_prepare(&act, (const char *)x->data + (size_t)xo * xes, xes == 2, M, live, a->tx ? 1 : K,
+                   a->tx ? M : 1, KN_F32, buf);
+    kn_matmul(&w, &act, NULL, out, oes == 2, N, 1, 0, N);
+}
+
 static void av_batches(void *ctx, size_t b0, size_t b1, int thread)
 {
     const av_job *j = ctx;
@@ -339,6 +375,10 @@ static void av_batches(void *ctx, size_t b0, size_t b1, int thread)
     for (size_t b = b0; b < b1; b++) {
         int64_t xo, yo;
         batch_offsets(a, j->bs_x, j->bs_y, (int64_t)b, &xo, &yo);
+        if (M > 4) {
+            av_kernel(j, b, xo, yo, acc);
+            continue;
+        }
         memset(acc, 0, sizeof(float) * (size_t)(M * N));
         for (int64_t k = 0; k < K; k++) {
             const void *yrow = (const char *)y->data + (size_t)(yo + k * N) * (y16 ? 2 : 4);
@@ -369,7 +409,8 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
     if (a->fast && !a->ty) {
         av_job j = {.s = s, .axpy = pick_axpy(),
                     .scratch = (unsigned char *)(((uintptr_t)c->scratch + 63) & ~(uintptr_t)63),
-                    .per_thread = ((size_t)(M * N) * sizeof(float) + 63) & ~(size_t)63};
+                    .per_thread = ((M > 4 ? kn_act_bytes(M, K) : (size_t)(M * N) * sizeof(float)) + 63) &
+                                  ~(size_t)63};
         memcpy(j.bs_x, bs_x, sizeof bs_x);
         memcpy(j.bs_y, bs_y, sizeof bs_y);
         if (mil_threads() <= a->threads)

@@ -160,10 +160,22 @@ static int n_cases;
 /* One random case on the current ISA: kn_matmul vs kn_matmul_ref, with bias, fp32 and
  * fp16 output, transposed output strides and a split of the rows. */
 static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N, int64_t K, int64_t gn,
-                     int64_t gk, int lut_f32)
+                     int64_t gk, int lut_f32, int wt)
 {
     tw t;
     make_weight(&t, kind, bits, N, K, gn, gk, lut_f32);
+    /* a transposed dense weight: the same W stored [K][N]; the reference reads the [N][K] one */
+    kn_weight orig = t.w;
+    void *tdata = NULL;
+    if (wt) {
+        size_t es = kind == KN_W_F32 ? 4 : 2;
+        tdata = malloc((size_t)(N * K) * es);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t k = 0; k < K; k++)
+                memcpy((char *)tdata + (size_t)(k * N + n) * es, (const char *)t.data + (size_t)(n * K + k) * es, es);
+        t.w.data = tdata;
+        t.w.wt = 1;
+    }
     an_error err = {{0}};
     if (kn_prepare(&t.w, path, &err)) {
         T_FAIL("prepare: %s", err.msg);
@@ -177,7 +189,7 @@ static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N
     for (int64_t n = 0; n < N; n++)
         bias[n] = gauss();
     float *ref = malloc((size_t)(M * N) * sizeof(float));
-    kn_matmul_ref(&t.w, x, M, bias, ref);
+    kn_matmul_ref(&orig, x, M, bias, ref);
     float *W = dense_direct(&t);
     /* each palette's integer step: max |entry| / 127 (int8) or / KN_I16_QW */
     double qw = eff == KN_I16 ? KN_I16_QW : 127, qx = eff == KN_I16 ? KN_I16_QX : 127;
@@ -254,7 +266,7 @@ static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N
         }
     }
     n_cases++;
-    free(x), free(bias), free(ref), free(W), free(swp), free(buf), free(y), free(yt), free(yh);
+    free(x), free(bias), free(ref), free(W), free(swp), free(buf), free(y), free(yt), free(yh), free(tdata);
     free_weight(&t);
 }
 
@@ -288,11 +300,13 @@ static void run_isa(const char *isa, kn_path path)
             if (s->K * s->N > 20000 && M > 7 && mi % 2)
                 continue;
             if (path == KN_F32) {
-                run_case(KN_W_F32, 0, path, M, s->N, s->K, 1, s->K, 0);
-                run_case(KN_W_F16, 0, path, M, s->N, s->K, 1, s->K, 0);
+                for (int wt = 0; wt < 2; wt++) {
+                    run_case(KN_W_F32, 0, path, M, s->N, s->K, 1, s->K, 0, wt);
+                    run_case(KN_W_F16, 0, path, M, s->N, s->K, 1, s->K, 0, wt);
+                }
             }
             for (int bi = 0; bi < 6; bi++)
-                run_case(KN_W_LUT, BITS[bi], path, M, s->N, s->K, s->gn, s->gk, (int)(si % 5 == 4));
+                run_case(KN_W_LUT, BITS[bi], path, M, s->N, s->K, s->gn, s->gk, (int)(si % 5 == 4), 0);
         }
     }
     kn_force_isa(NULL);
