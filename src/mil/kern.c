@@ -393,6 +393,20 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
     a->q = q;
     a->qscale = qs;
     a->qsum = qsum;
+    a->q16 = a->q16e = a->q16u = a->p16e = a->p16u = NULL;
+    a->xt = NULL;
+    a->Mp = 0;
+#if defined(__x86_64__)
+    if (path == KN_I16 && src_f16 && sm == 1 && sk != 1 && M > 4 && isa_index() == 2) {
+        int64_t Mp = round_up(M, 16);
+        char *r = (char *)qsum + align64((size_t)(M * (Kp / KN_QBLK + 1)) * sizeof(int32_t)) +
+                  align64((size_t)(M * Kp) * sizeof(int16_t));
+        int16_t *re = (int16_t *)r, *ru = (int16_t *)(r + align64((size_t)(Mp * Kp) * sizeof(int16_t)));
+        kn_act_i16_conv_avx512(src, sk, M, K, Kp, Mp, qs, re, ru);
+        a->p16e = re, a->p16u = ru, a->Mp = Mp;
+        return;
+    }
+#endif
     if (src_f16 && sk != 1 && sm == 1) {
         /* a conv's [C, S] input: each column k is a contiguous run of the M rows */
         float run[256];
@@ -424,9 +438,6 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
             }
         }
     }
-    a->q16 = a->q16e = a->q16u = a->p16e = a->p16u = NULL;
-    a->xt = NULL;
-    a->Mp = 0;
     if (path == KN_F32 && M > 4) {
         int64_t Mp = round_up(M, 16);
         float *xt = (float *)(b + 2 * align64((size_t)(Mp * Kp) * sizeof(int16_t)) +

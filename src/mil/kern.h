@@ -96,7 +96,9 @@ typedef struct kn_act {
                           * back the +128 of unsigned-times-signed products per palette) */
     int64_t Kp;
     /* KN_I16 (qscale holds the per-row scales: max|x| / KN_I16_QX) */
-    const int16_t *q16;  /* [M][Kp] round(x / qscale), zero padded */
+    const int16_t *q16;  /* [M][Kp] round(x / qscale), zero padded; an intermediate that
+                          * only some preparations fill (NULL otherwise): kernels read the
+                          * reordered copies below */
     const int16_t *q16e; /* M <= 4: q16 with each 64-column block reordered even columns,
                           * then odd (the order LUT4 words come out of vpmovzxbw + vpermw) */
     const int16_t *q16u; /* M <= 4: each 64-column block in byte-unpack order: columns 0-7,
@@ -121,7 +123,8 @@ size_t kn_act_bytes(int64_t M, int64_t K);
  * src_f16 ? fp16 : fp32 (strides let a conv's [C, S] layout be read as [S][C] rows).
  * Quantizes too when path is KN_I8: qscale = max|x| / 127 per row, q = x / qscale
  * rounded to nearest, in -127..127 (non-finite values quantize to 0); when path is KN_I16,
- * qscale = max|x| / KN_I16_QX and q16 (and its reordered copies) likewise. buf must be
+ * qscale = max|x| / KN_I16_QX and the reordered copies likewise (a conv's fp16 [C, S] input
+ * with M > 4 goes straight to the panels: x and q16 are then not filled). buf must be
  * 64-byte aligned and hold kn_act_bytes(M, K); a points into it. */
 void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t K, int64_t sm,
                     int64_t sk, kn_path path, void *buf);

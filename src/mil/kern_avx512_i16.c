@@ -426,6 +426,72 @@ TGT void kn_act_i16_avx512(const float *x, int64_t M, int64_t K, int64_t Kp, flo
     }
 }
 
+/* quant32's rounding on 16 fp32 values: int32 results. */
+INL __m512i quant16(__m512 x, __m512 inv)
+{
+    __m512 v = _mm512_mul_ps(x, inv);
+    __mmask16 ok = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    v = _mm512_maskz_mov_ps(ok, _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-(float)KN_I16_QX)),
+                                              _mm512_set1_ps((float)KN_I16_QX)));
+    __m512 half = _mm512_or_ps(_mm512_set1_ps(0.5f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_cvttps_epi32(_mm512_add_ps(v, half));
+}
+
+/* Column k (rows m0 + 16v ..) of a conv's fp16 [K][S] input as fp32, zero past M and K. */
+INL __m512 col16(const uint16_t *src, int64_t sk, int64_t K, int64_t k, int64_t m, __mmask16 mk)
+{
+    if (k >= K)
+        return _mm512_setzero_ps();
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, src + k * sk + m));
+}
+
+/* kn_act_prepare's KN_I16 path for a conv's fp16 [C, S] input with M > 4: the element
+ * (m, k) is src[k * sk + m], so each column is a contiguous run of rows: the scales come
+ * from one pass over the columns and the panels are written in order, row vectors at a
+ * time, with no transposition. */
+TGT void kn_act_i16_conv_avx512(const uint16_t *src, int64_t sk, int64_t M, int64_t K, int64_t Kp, int64_t Mp,
+                                float *qs, int16_t *re, int16_t *ru)
+{
+    for (int64_t m0 = 0; m0 < Mp; m0 += 64) {
+        int nv = (int)((Mp - m0) / 16 < 4 ? (Mp - m0) / 16 : 4);
+        __mmask16 mk[4];
+        __m512 mx[4], inv[4];
+        for (int v = 0; v < 4; v++) {
+            int64_t r = M - (m0 + 16 * v);
+            mk[v] = r >= 16 ? 0xffff : r <= 0 ? 0 : (__mmask16)((1u << r) - 1);
+            mx[v] = _mm512_setzero_ps();
+        }
+        for (int64_t k = 0; k < K; k++)
+            for (int v = 0; v < nv; v++) /* vmaxps returns its second operand for a NaN first */
+                mx[v] = _mm512_max_ps(_mm512_abs_ps(col16(src, sk, K, k, m0 + 16 * v, mk[v])), mx[v]);
+        for (int v = 0; v < nv; v++) {
+            float am[16], iv[16];
+            _mm512_storeu_ps(am, mx[v]);
+            for (int i = 0; i < 16; i++) {
+                float a = am[i] <= 3.402823466e38f ? am[i] : 0.0f; /* inf: not for integers */
+                iv[i] = a > 0 ? (float)KN_I16_QX / a : 0.0f;
+                if (m0 + 16 * v + i < M)
+                    qs[m0 + 16 * v + i] = a / (float)KN_I16_QX;
+            }
+            inv[v] = _mm512_loadu_ps(iv);
+        }
+        for (int64_t k0 = 0; k0 < Kp; k0 += 64)
+            for (int j = 0; j < 32; j++) {
+                int32_t *pe = (int32_t *)re + (k0 / 2 + j) * Mp + m0, *pu = (int32_t *)ru + (k0 / 2 + j) * Mp + m0;
+                for (int v = 0; v < nv; v++) {
+                    __m512i a = quant16(col16(src, sk, K, k0 + ORD_E[2 * j], m0 + 16 * v, mk[v]), inv[v]);
+                    __m512i b = quant16(col16(src, sk, K, k0 + ORD_E[2 * j + 1], m0 + 16 * v, mk[v]), inv[v]);
+                    _mm512_storeu_si512(pe + 16 * v, _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(0xffff)),
+                                                                     _mm512_slli_epi32(b, 16)));
+                    a = quant16(col16(src, sk, K, k0 + ORD_U[2 * j], m0 + 16 * v, mk[v]), inv[v]);
+                    b = quant16(col16(src, sk, K, k0 + ORD_U[2 * j + 1], m0 + 16 * v, mk[v]), inv[v]);
+                    _mm512_storeu_si512(pu + 16 * v, _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(0xffff)),
+                                                                     _mm512_slli_epi32(b, 16)));
+                }
+            }
+    }
+}
+
 #define ARGS const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym, int64_t yn, \
              int64_t n0, int64_t n1
 #define PASS w, a, bias, y, y_f16, ym, yn, n0, n1

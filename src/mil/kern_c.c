@@ -111,6 +111,16 @@ static void matmul_i8(const kn_weight *w, const kn_act *a, const float *bias, vo
         }
 }
 
+/* Quantized X(m, k) of the 16-bit path, read from the e-ordered copy (q16e, or the panel
+ * p16e when M > 4): the one every preparation fills. */
+static inline int32_t q16_at(const kn_act *a, int64_t m, int64_t k)
+{
+    int64_t i = k % 64, pos = k - i + (i % 2 ? 32 + i / 2 : i / 2);
+    if (a->M <= 4)
+        return a->q16e[m * a->Kp + pos];
+    return a->p16e[((pos / 2) * a->Mp + m) * 2 + pos % 2];
+}
+
 /* KN_I16: chunks of at most KN_I16_FLUSH columns, so an int32 sum cannot overflow. */
 static void matmul_i16(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                        int64_t ym, int64_t yn, int64_t n0, int64_t n1)
@@ -129,10 +139,9 @@ static void matmul_i16(const kn_weight *w, const kn_act *a, const float *bias, v
                 for (int64_t i = 0; i < len; i++)
                     wb[i] = ql[kn_index_at(w->data, i0 + i, w->bits)];
                 for (int m = 0; m < mb; m++) {
-                    const int16_t *xq = a->q16 + (m0 + m) * a->Kp + k;
                     int32_t s = 0;
                     for (int64_t i = 0; i < len; i++)
-                        s += (int32_t)wb[i] * xq[i];
+                        s += (int32_t)wb[i] * q16_at(a, m0 + m, k + i);
                     acc[m] += pr->wscale[p] * (float)s;
                 }
                 k += len;

@@ -56,6 +56,8 @@ void kn_avx512_store_block(const float *c, int nr, const float *qscale, int64_t 
                            void *y, int y_f16, int64_t ym, int64_t yn, int64_t nb);
 int kn_gemm_dense_avx512(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym,
                          int64_t yn, int64_t n0, int64_t n1);
+void kn_act_i16_conv_avx512(const uint16_t *src, int64_t sk, int64_t M, int64_t K, int64_t Kp, int64_t Mp,
+                            float *qs, int16_t *re, int16_t *ru);
 int kn_matmul_avx512_i16(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                          int64_t ym, int64_t yn, int64_t n0, int64_t n1);
 #endif
