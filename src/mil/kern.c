@@ -169,7 +169,9 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     if (P > ((int64_t)1 << 40) / E)
         return an_errorf(err, "kern: %lld palettes is too many", (long long)P);
     size_t npe = (size_t)P * (size_t)E;
-    size_t o_pal = 0, o_qpal = align64(npe * sizeof(float));
+    /* the 16-bit path keeps only its integer tables (fp32 palettes would add 4 bytes per
+     * entry of resident memory that no kernel of the path reads) */
+    size_t o_pal = 0, o_qpal = i16 ? 0 : align64(npe * sizeof(float));
     size_t o_upal = o_qpal + (i8 ? align64(npe) : 0);
     size_t o_qs = o_upal + (i8 ? align64(npe) : 0);
     size_t o_w8 = o_qs + (i8 || i16 ? align64((size_t)P * sizeof(float)) : 0);
@@ -179,7 +181,7 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
         o_w8 += align64(npe * sizeof(uint16_t));
     size_t o_wpal = o_w8, o_wlo = o_wpal, o_whi = o_wpal;
     if (i16) {
-        o_wlo = o_wpal + align64((size_t)P * (size_t)ES * sizeof(int16_t));
+        o_wlo = o_wpal + (E < 64 ? align64((size_t)P * (size_t)ES * sizeof(int16_t)) : 0);
         o_whi = o_wlo + (E >= 64 ? align64(npe) : 0);
         o_w8 = o_whi + (E >= 64 ? align64(npe) : 0);
     }
@@ -200,9 +202,11 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     pr->P = P;
     pr->kp = kp;
     pr->E = E;
-    pr->pal = (float *)(base + o_pal);
-    for (size_t i = 0; i < npe; i++)
-        pr->pal[i] = lut_entry(w, (int64_t)i);
+    if (!i16) {
+        pr->pal = (float *)(base + o_pal);
+        for (size_t i = 0; i < npe; i++)
+            pr->pal[i] = lut_entry(w, (int64_t)i);
+    }
     if (p16) {
         pr->pal16 = (uint16_t *)(base + o_p16);
         memcpy(pr->pal16, w->lut, npe * sizeof(uint16_t));
@@ -213,24 +217,29 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
         pr->qscale = (float *)(base + o_qs);
         /* the scales' slot holds the magnitudes until the entries are quantized */
         amax = pr->qscale;
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P && i8; p++)
             amax[p] = pal_amax(pr->pal + p * E, E);
     }
     if (i16) {
         pr->ES = ES;
         pr->wscale = pr->qscale;
-        pr->wpal = (int16_t *)(base + o_wpal);
-        for (int64_t p = 0; p < P; p++)
-            for (int e = 0; e < ES; e++)
-                pr->wpal[p * ES + e] =
-                    (int16_t)quant_entry(pr->pal[p * E + e % E], amax[p], qmax);
-        if (E >= 64) {
-            pr->wlo = (uint8_t *)(base + o_wlo);
-            pr->whi = (uint8_t *)(base + o_whi);
-            for (size_t i = 0; i < npe; i++) {
-                uint16_t v = (uint16_t)pr->wpal[i / (size_t)E * (size_t)ES + i % (size_t)E];
-                pr->wlo[i] = (uint8_t)(v & 0xff);
-                pr->whi[i] = (uint8_t)(v >> 8);
+        if (E < 64)
+            pr->wpal = (int16_t *)(base + o_wpal);
+        else
+            pr->wlo = (uint8_t *)(base + o_wlo), pr->whi = (uint8_t *)(base + o_whi);
+        float pl[256];
+        for (int64_t p = 0; p < P; p++) {
+            for (int e = 0; e < E; e++)
+                pl[e] = lut_entry(w, p * E + e);
+            amax[p] = pal_amax(pl, E);
+            for (int e = 0; e < ES; e++) {
+                int16_t q = (int16_t)quant_entry(pl[e % E], amax[p], qmax);
+                if (E < 64) {
+                    pr->wpal[p * ES + e] = q;
+                } else {
+                    pr->wlo[p * E + e] = (uint8_t)((uint16_t)q & 0xff);
+                    pr->whi[p * E + e] = (uint8_t)((uint16_t)q >> 8);
+                }
             }
         }
     }

@@ -134,10 +134,9 @@ static void matmul_i16(const kn_weight *w, const kn_act *a, const float *bias, v
             for (int64_t k = 0; k < w->K;) {
                 int64_t len = chunk_len(w, k), p = kn_pal_of(w, pr, n, k);
                 len = len < KN_I16_FLUSH ? len : KN_I16_FLUSH;
-                const int16_t *ql = pr->wpal + p * pr->ES;
                 int64_t i0 = n * w->K + k;
                 for (int64_t i = 0; i < len; i++)
-                    wb[i] = ql[kn_index_at(w->data, i0 + i, w->bits)];
+                    wb[i] = kn_w16(pr, p, kn_index_at(w->data, i0 + i, w->bits));
                 for (int m = 0; m < mb; m++) {
                     int32_t s = 0;
                     for (int64_t i = 0; i < len; i++)
