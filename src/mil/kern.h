@@ -31,8 +31,10 @@
  *
  * Coverage: every ISA version handles fp32/fp16 weights of any K and LUT weights with
  * 4, 6 or 8 bits when K and gk are multiples of its block (AVX-512: 16 on the fp32
- * path, 64 on the int8 path; AVX2: 8 / 32; NEON: 16 / 16); every other case (1, 2, 3
- * bits, odd K or gk) runs the portable version, so results are always produced.
+ * path, 64 on the int8 path, 128 on the 16-bit path; AVX2: 8 / 32; NEON: 16 / 16); the
+ * 16-bit path has AVX-512 kernels only (kern_avx512_i16.c), transposed dense weights
+ * (wt) run on AVX-512 when M > 4 (kern_avx512_dense.c); every other case (1, 2, 3 bits,
+ * odd K or gk, another ISA) runs the portable version, so results are always produced.
  */
 #ifndef MIL_KERN_H
 #define MIL_KERN_H

@@ -23,7 +23,8 @@
  * tile, then swept by an MR x NR register block for every group of MR rows of X.
  *
  * Covered: fp32/fp16 weights with any K; LUT 4/6/8 with K and gk multiples of 16 (fp32
- * path) or 64 (int8 path). The rest returns -1 (the portable kernels run).
+ * path) or 64 (int8 path). The rest returns -1 (the portable kernels run). The 16-bit
+ * path is in kern_avx512_i16.c, the dense prefill kernel (M > 4) in kern_avx512_dense.c.
  */
 #include "mil/kern_internal.h"
 
