@@ -9,14 +9,9 @@
  */
 #include <math.h>
 
-#include "mil/kern_internal.h"
+#include "mil/kern_avx512.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
-#define INL static inline __attribute__((always_inline)) TGT
-#define UNROLL _Pragma("GCC unroll 16")
 
 #define NR 4
 #define KC 256

@@ -24,14 +24,9 @@
  *
  * Covered: LUT 4/6/8 with K and gk multiples of 64. The rest returns -1.
  */
-#include "mil/kern_internal.h"
+#include "mil/kern_avx512.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c")))
-#define INL static inline __attribute__((always_inline)) TGT
-#define UNROLL _Pragma("GCC unroll 16")
 
 enum { W4, W6, W8 };
 
@@ -112,25 +107,6 @@ INL void dec64(int code, const uint8_t *b, const tabs *T, __m512i *A, __m512i *B
     *B = _mm512_unpackhi_epi8(lo, hi);
 }
 
-/* Sixteen horizontal sums at once: lane i of the result is the sum of a[i]. */
-INL __m512 hsum16(const __m512 *a)
-{
-    __m512 b[8], c[4], d[2];
-    UNROLL
-    for (int i = 0; i < 8; i++)
-        b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
-    UNROLL
-    for (int i = 0; i < 4; i++)
-        c[i] = _mm512_add_ps(
-            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))),
-            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))));
-    UNROLL
-    for (int i = 0; i < 2; i++)
-        d[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0x88),
-                             _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(d[0], d[1], 0x88), _mm512_shuffle_f32x4(d[0], d[1], 0xdd));
-}
-
 /* ---- decode: M <= 4 ---- */
 
 /* out[16 m]: a vector whose lanes sum to (row n of W) . (row m of X) / qscale[m]. */
@@ -182,28 +158,6 @@ INL void gemv_row(int code, int MB, const kn_weight *w, const kn_prep *pr, const
         out[16 * m] = f[m];
 }
 
-/* Y(m, nb .. nb+ng) from the row sums v, 16 outputs at once when they are contiguous. */
-INL void store16(void *y, int y_f16, int64_t off, int64_t yn, __m512 v, float qs, const float *bias, int64_t nb,
-                 int ng)
-{
-    __mmask16 mk = (__mmask16)((1u << ng) - 1);
-    v = _mm512_mul_ps(v, _mm512_set1_ps(qs));
-    if (bias)
-        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, bias + nb));
-    if (yn == 1) {
-        if (y_f16)
-            _mm256_mask_storeu_epi16((uint16_t *)y + off, mk,
-                                     _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        else
-            _mm512_mask_storeu_ps((float *)y + off, mk, v);
-        return;
-    }
-    float t[16];
-    _mm512_storeu_ps(t, v);
-    for (int r = 0; r < ng; r++)
-        kn_store(y, y_f16, off + r * yn, t[r]);
-}
-
 INL void gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym,
               int64_t yn, int64_t n0, int64_t n1)
 {
@@ -231,7 +185,8 @@ INL void gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, 
             }
         }
         for (int m = 0; m < M; m++)
-            store16(y, y_f16, m * ym + nb * yn, yn, hsum16(v[m]), a->qscale[m], bias, nb, ng);
+            store16(y, y_f16, m * ym + nb * yn, yn, _mm512_mul_ps(hsum16_ps(v[m]), _mm512_set1_ps(a->qscale[m])), bias,
+                    nb, ng);
     }
 }
 
