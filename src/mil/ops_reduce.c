@@ -277,16 +277,7 @@ static void softmax_rows(void *ctx, size_t i0, size_t i1, int thread)
     float *buf = (float *)(j->buf + (size_t)thread * j->row);
     for (size_t i = i0; i < i1; i++) {
         mx_ld_block(j->x->data, j->x->dt, (int64_t)i * D, 1, buf, D);
-        float mx = -INFINITY, sum = 0;
-        for (int64_t d = 0; d < D; d++)
-            mx = buf[d] > mx ? buf[d] : mx;
-        for (int64_t d = 0; d < D; d++) {
-            buf[d] = expf(buf[d] - mx);
-            sum += buf[d];
-        }
-        float inv = 1.0f / sum;
-        for (int64_t d = 0; d < D; d++)
-            buf[d] *= inv;
+        mx_softmax_row(buf, D);
         mx_st_block(j->o->data, j->o->dt, (int64_t)i * D, buf, D);
     }
 }
