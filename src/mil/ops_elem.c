@@ -149,9 +149,50 @@ void mx_st_block(void *d, mil_dtype dt, int64_t off, const float *src, int64_t n
 
 static int fp_dt(mil_dtype dt) { return dt == MIL_DT_FP16 || dt == MIL_DT_FP32; }
 
+/* Outputs from which element-wise arithmetic runs on the engine's threads. */
+#define PAR_MIN 16384
+
+typedef struct bin_job {
+    const mx_step *s;
+    int n, code;
+    int64_t shp[MIL_MAX_RANK], a[MIL_MAX_RANK], b[MIL_MAX_RANK];
+    int64_t L, as, bs, nblk;
+} bin_job;
+
+/* Items [i0, i1): item i is block i % nblk of the innermost run (row) i / nblk. Each is
+ * independent, so any split gives the same bytes. */
+static void bin_items(void *ctx, size_t i0, size_t i1, int thread)
+{
+    (void)thread;
+    const bin_job *j = ctx;
+    const mx_val *x = j->s->in[0][0], *y = j->s->in[1][0], *o = j->s->out[0];
+    float bx[BLK], by[BLK];
+    for (size_t i = i0; i < i1; i++) {
+        int64_t row = (int64_t)i / j->nblk, c0 = ((int64_t)i % j->nblk) * BLK, ia = 0, ib = 0, r = row;
+        for (int d = j->n - 2; d >= 0; d--) {
+            int64_t k = r % j->shp[d];
+            r /= j->shp[d];
+            ia += k * j->a[d], ib += k * j->b[d];
+        }
+        int64_t m = j->L - c0 < BLK ? j->L - c0 : BLK;
+        mx_ld_block(x->data, x->dt, ia + c0 * j->as, j->as, bx, m);
+        mx_ld_block(y->data, y->dt, ib + c0 * j->bs, j->bs, by, m);
+        switch (j->code) {
+        case B_ADD: for (int64_t e = 0; e < m; e++) bx[e] += by[e]; break;
+        case B_SUB: for (int64_t e = 0; e < m; e++) bx[e] -= by[e]; break;
+        case B_MUL: for (int64_t e = 0; e < m; e++) bx[e] *= by[e]; break;
+        case B_DIV: for (int64_t e = 0; e < m; e++) bx[e] /= by[e]; break;
+        case B_MAX: for (int64_t e = 0; e < m; e++) bx[e] = fmaxnan(bx[e], by[e]); break;
+        case B_MIN: for (int64_t e = 0; e < m; e++) bx[e] = fminnan(bx[e], by[e]); break;
+        }
+        mx_st_block(o->data, o->dt, row * j->L + c0, bx, m);
+    }
+}
+
 /* Arithmetic on fp16/fp32 operands, a row of blocks at a time: the broadcast dims are
  * collapsed so that the innermost run is contiguous (or one repeated element) in both
- * operands. 1 when done, 0 when the layout does not allow it. */
+ * operands; large outputs are split over the threads. 1 when done, 0 when the layout
+ * does not allow it. */
 static int binary_blocks(const mx_step *s, const int64_t *sa, const int64_t *sb, int code)
 {
     const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
@@ -175,31 +216,16 @@ static int binary_blocks(const mx_step *s, const int64_t *sa, const int64_t *sb,
     int64_t L = shp[n - 1], as = a[n - 1], bs = b[n - 1];
     if ((as != 0 && as != 1) || (bs != 0 && bs != 1))
         return 0;
-    float bx[BLK], by[BLK];
-    int64_t idx[MIL_MAX_RANK] = {0}, ia = 0, ib = 0, io = 0, total = o->numel;
-    while (io < total) {
-        for (int64_t c0 = 0; c0 < L; c0 += BLK) {
-            int64_t m = L - c0 < BLK ? L - c0 : BLK;
-            mx_ld_block(x->data, x->dt, ia + c0 * as, as, bx, m);
-            mx_ld_block(y->data, y->dt, ib + c0 * bs, bs, by, m);
-            switch (code) {
-            case B_ADD: for (int64_t i = 0; i < m; i++) bx[i] += by[i]; break;
-            case B_SUB: for (int64_t i = 0; i < m; i++) bx[i] -= by[i]; break;
-            case B_MUL: for (int64_t i = 0; i < m; i++) bx[i] *= by[i]; break;
-            case B_DIV: for (int64_t i = 0; i < m; i++) bx[i] /= by[i]; break;
-            case B_MAX: for (int64_t i = 0; i < m; i++) bx[i] = fmaxnan(bx[i], by[i]); break;
-            case B_MIN: for (int64_t i = 0; i < m; i++) bx[i] = fminnan(bx[i], by[i]); break;
-            }
-            mx_st_block(o->data, o->dt, io + c0, bx, m);
-        }
-        io += L;
-        for (int d = n - 2; d >= 0; d--) {
-            ia += a[d], ib += b[d];
-            if (++idx[d] < shp[d])
-                break;
-            ia -= a[d] * shp[d], ib -= b[d] * shp[d];
-            idx[d] = 0;
-        }
+    bin_job j = {.s = s, .n = n, .L = L, .as = as, .bs = bs, .code = code, .nblk = (L + BLK - 1) / BLK};
+    memcpy(j.shp, shp, sizeof shp);
+    memcpy(j.a, a, sizeof a);
+    memcpy(j.b, b, sizeof b);
+    size_t items = (size_t)((L ? o->numel / L : 0) * j.nblk);
+    if (o->numel >= PAR_MIN && mil_threads() > 1) {
+        size_t grain = items / ((size_t)mil_threads() * 4);
+        mx_parallel_for(items, grain < 1 ? 1 : grain, bin_items, &j);
+    } else {
+        bin_items(&j, 0, items, 0);
     }
     return 1;
 }
