@@ -421,11 +421,12 @@ static int infer_unary(mx_plan *p, mx_step *s, an_error *err)
 
 static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 
+static void unary_blocks(void *ctx, size_t b0, size_t b1, int thread);
+
 static int run_unary(mx_ctx *c, const mx_step *s)
 {
     (void)c;
     const mx_val *x = s->in[0][0], *o = s->out[0];
-    const unary_aux *ax = s->aux;
     const void *xd = x->data;
     void *od = o->data;
     mil_dtype xt = x->dt, ot = o->dt;
@@ -446,10 +447,50 @@ static int run_unary(mx_ctx *c, const mx_step *s)
         }
         return 0;
     }
-    float blk[BLK];
+    if (n >= PAR_MIN && mil_threads() > 1) {
+        size_t blocks = (size_t)((n + BLK - 1) / BLK), grain = blocks / ((size_t)mil_threads() * 4);
+        mx_parallel_for(blocks, grain < 1 ? 1 : grain, unary_blocks, (void *)s);
+    } else {
+        unary_blocks((void *)s, 0, (size_t)((n + BLK - 1) / BLK), 0);
+    }
+    return 0;
+}
+
+/* Float unary ops on blocks [b0, b1) of BLK elements: independent, so any split of the
+ * blocks over threads gives the same bytes. exp, sigmoid and SiLU take their exp from the
+ * vector exp (mx_exp_n) a block at a time. */
+static void unary_blocks(void *ctx, size_t b0, size_t b1, int thread)
+{
+    (void)thread;
+    const mx_step *s = ctx;
+    const mx_val *x = s->in[0][0], *o = s->out[0];
+    const unary_aux *ax = s->aux;
+    const void *xd = x->data;
+    void *od = o->data;
+    mil_dtype xt = x->dt, ot = o->dt;
+    int64_t n = o->numel, e0 = (int64_t)b0 * BLK, e1 = (int64_t)b1 * BLK < n ? (int64_t)b1 * BLK : n;
+    int code = (int)s->iaux[0];
+    float blk[BLK], ex[BLK];
+    if (code == U_EXP || code == U_SIGMOID || code == U_SILU) {
+        for (int64_t i0 = e0; i0 < e1; i0 += BLK) {
+            int64_t m = e1 - i0 < BLK ? e1 - i0 : BLK;
+            mx_ld_block(xd, xt, i0, 1, blk, m);
+            if (code == U_EXP) {
+                mx_exp_n(blk, blk, m);
+            } else {
+                for (int64_t j = 0; j < m; j++)
+                    ex[j] = -blk[j];
+                mx_exp_n(ex, ex, m);
+                for (int64_t j = 0; j < m; j++)
+                    blk[j] = (code == U_SILU ? blk[j] : 1.0f) / (1.0f + ex[j]);
+            }
+            mx_st_block(od, ot, i0, blk, m);
+        }
+        return;
+    }
 #define UL(EXPR)                                                                             \
-    for (int64_t i0 = 0; i0 < n; i0 += BLK) {                                               \
-        int64_t m_ = n - i0 < BLK ? n - i0 : BLK;                                           \
+    for (int64_t i0 = e0; i0 < e1; i0 += BLK) {                                             \
+        int64_t m_ = e1 - i0 < BLK ? e1 - i0 : BLK;                                         \
         mx_ld_block(xd, xt, i0, 1, blk, m_);                                                    \
         for (int64_t j_ = 0; j_ < m_; j_++) {                                                \
             float a = blk[j_];                                                               \
@@ -502,7 +543,6 @@ static int run_unary(mx_ctx *c, const mx_step *s)
     case U_THRESHOLD: UL(fmaxf(a, ax->alpha));
     }
 #undef UL
-    return 0;
 }
 
 /* ---- cast ---- */
