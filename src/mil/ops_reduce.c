@@ -301,18 +301,13 @@ static int run_softmax(mx_ctx *c, const mx_step *s)
     }
     for (int64_t i = 0; i < outer; i++)
         for (int64_t k = 0; k < inner; k++) {
+            /* a strided row, gathered so that it is computed as the contiguous ones are */
             int64_t base = i * D * inner + k;
-            float mx = -INFINITY, sum = 0;
-            for (int64_t d = 0; d < D; d++) {
-                buf[d] = mil_ld_f32(x->data, x->dt, base + d * inner);
-                mx = buf[d] > mx ? buf[d] : mx;
-            }
-            for (int64_t d = 0; d < D; d++) {
-                buf[d] = expf(buf[d] - mx);
-                sum += buf[d];
-            }
             for (int64_t d = 0; d < D; d++)
-                mil_st_f32(o->data, o->dt, base + d * inner, buf[d] / sum);
+                buf[d] = mil_ld_f32(x->data, x->dt, base + d * inner);
+            mx_softmax_row(buf, D);
+            for (int64_t d = 0; d < D; d++)
+                mil_st_f32(o->data, o->dt, base + d * inner, buf[d]);
         }
     return 0;
 }
