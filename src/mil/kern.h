@@ -115,7 +115,8 @@ typedef struct kn_act {
 
 /* The path LUT weights should take here: KN_I16 where this CPU's kernels implement it
  * (AVX-512 with VNNI and VBMI), else KN_F32. Both pass the engine's accuracy tests; KN_I16
- * decodes 1.3-2.3x and prefills 1.3-1.8x faster. KN_I8 is never chosen (it fails them). */
+ * decodes 1.3-2.3x and prefills 2-3x faster (tool_kernbench). KN_I8 is never chosen (it fails
+ * them). */
 kn_path kn_default_path(void);
 
 /* Bytes of buf that kn_act_prepare needs for M rows of K (every path). */
