@@ -174,6 +174,10 @@ void mx_fold_remember(mil_component *c, const mx_step *s);
 
 /* n elements of a tensor (any numeric dtype) from element off, as fp32 (stride 0: one
  * element repeated), and back (ops_elem.c). fp16 goes through the vector converters. */
+/* exp of n values (y may be x), and the softmax of one contiguous row in place: vector
+ * code where the CPU has it (vexp.c), within 2 ulp of expf for normal results. */
+void mx_exp_n(const float *x, float *y, int64_t n);
+void mx_softmax_row(float *buf, int64_t D);
 void mx_ld_block(const void *d, mil_dtype dt, int64_t off, int64_t stride, float *dst, int64_t n);
 void mx_st_block(void *d, mil_dtype dt, int64_t off, const float *src, int64_t n);
 

@@ -148,6 +148,8 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     if (w->N < 1 || w->K < 1 || !w->data)
         return an_errorf(err, "kern: weight of %lld x %lld with data %p", (long long)w->N,
                          (long long)w->K, w->data);
+    if (w->wt && w->kind == KN_W_LUT)
+        return an_errorf(err, "kern: transposed LUT weights are not supported");
     if (w->kind != KN_W_LUT) {
         if (w->kind != KN_W_F32 && w->kind != KN_W_F16)
             return an_errorf(err, "kern: unknown weight kind %d", (int)w->kind);
@@ -167,7 +169,9 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     if (P > ((int64_t)1 << 40) / E)
         return an_errorf(err, "kern: %lld palettes is too many", (long long)P);
     size_t npe = (size_t)P * (size_t)E;
-    size_t o_pal = 0, o_qpal = align64(npe * sizeof(float));
+    /* the 16-bit path keeps only its integer tables (fp32 palettes would add 4 bytes per
+     * entry of resident memory that no kernel of the path reads) */
+    size_t o_pal = 0, o_qpal = i16 ? 0 : align64(npe * sizeof(float));
     size_t o_upal = o_qpal + (i8 ? align64(npe) : 0);
     size_t o_qs = o_upal + (i8 ? align64(npe) : 0);
     size_t o_w8 = o_qs + (i8 || i16 ? align64((size_t)P * sizeof(float)) : 0);
@@ -177,7 +181,7 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
         o_w8 += align64(npe * sizeof(uint16_t));
     size_t o_wpal = o_w8, o_wlo = o_wpal, o_whi = o_wpal;
     if (i16) {
-        o_wlo = o_wpal + align64((size_t)P * (size_t)ES * sizeof(int16_t));
+        o_wlo = o_wpal + (E < 64 ? align64((size_t)P * (size_t)ES * sizeof(int16_t)) : 0);
         o_whi = o_wlo + (E >= 64 ? align64(npe) : 0);
         o_w8 = o_whi + (E >= 64 ? align64(npe) : 0);
     }
@@ -198,9 +202,11 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
     pr->P = P;
     pr->kp = kp;
     pr->E = E;
-    pr->pal = (float *)(base + o_pal);
-    for (size_t i = 0; i < npe; i++)
-        pr->pal[i] = lut_entry(w, (int64_t)i);
+    if (!i16) {
+        pr->pal = (float *)(base + o_pal);
+        for (size_t i = 0; i < npe; i++)
+            pr->pal[i] = lut_entry(w, (int64_t)i);
+    }
     if (p16) {
         pr->pal16 = (uint16_t *)(base + o_p16);
         memcpy(pr->pal16, w->lut, npe * sizeof(uint16_t));
@@ -211,24 +217,29 @@ int kn_prepare(kn_weight *w, kn_path path, an_error *err)
         pr->qscale = (float *)(base + o_qs);
         /* the scales' slot holds the magnitudes until the entries are quantized */
         amax = pr->qscale;
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P && i8; p++)
             amax[p] = pal_amax(pr->pal + p * E, E);
     }
     if (i16) {
         pr->ES = ES;
         pr->wscale = pr->qscale;
-        pr->wpal = (int16_t *)(base + o_wpal);
-        for (int64_t p = 0; p < P; p++)
-            for (int e = 0; e < ES; e++)
-                pr->wpal[p * ES + e] =
-                    (int16_t)quant_entry(pr->pal[p * E + e % E], amax[p], qmax);
-        if (E >= 64) {
-            pr->wlo = (uint8_t *)(base + o_wlo);
-            pr->whi = (uint8_t *)(base + o_whi);
-            for (size_t i = 0; i < npe; i++) {
-                uint16_t v = (uint16_t)pr->wpal[i / (size_t)E * (size_t)ES + i % (size_t)E];
-                pr->wlo[i] = (uint8_t)(v & 0xff);
-                pr->whi[i] = (uint8_t)(v >> 8);
+        if (E < 64)
+            pr->wpal = (int16_t *)(base + o_wpal);
+        else
+            pr->wlo = (uint8_t *)(base + o_wlo), pr->whi = (uint8_t *)(base + o_whi);
+        float pl[256];
+        for (int64_t p = 0; p < P; p++) {
+            for (int e = 0; e < E; e++)
+                pl[e] = lut_entry(w, p * E + e);
+            amax[p] = pal_amax(pl, E);
+            for (int e = 0; e < ES; e++) {
+                int16_t q = (int16_t)quant_entry(pl[e % E], amax[p], qmax);
+                if (E < 64) {
+                    pr->wpal[p * ES + e] = q;
+                } else {
+                    pr->wlo[p * E + e] = (uint8_t)((uint16_t)q & 0xff);
+                    pr->whi[p * E + e] = (uint8_t)((uint16_t)q >> 8);
+                }
             }
         }
     }
@@ -391,6 +402,20 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
     a->q = q;
     a->qscale = qs;
     a->qsum = qsum;
+    a->q16 = a->q16e = a->q16u = a->p16e = a->p16u = NULL;
+    a->xt = NULL;
+    a->Mp = 0;
+#if defined(__x86_64__)
+    if (path == KN_I16 && src_f16 && sm == 1 && sk != 1 && M > 4 && isa_index() == 2) {
+        int64_t Mp = round_up(M, 16);
+        char *r = (char *)qsum + align64((size_t)(M * (Kp / KN_QBLK + 1)) * sizeof(int32_t)) +
+                  align64((size_t)(M * Kp) * sizeof(int16_t));
+        int16_t *re = (int16_t *)r, *ru = (int16_t *)(r + align64((size_t)(Mp * Kp) * sizeof(int16_t)));
+        kn_act_i16_conv_avx512(src, sk, M, K, Kp, Mp, qs, re, ru);
+        a->p16e = re, a->p16u = ru, a->Mp = Mp;
+        return;
+    }
+#endif
     if (src_f16 && sk != 1 && sm == 1) {
         /* a conv's [C, S] input: each column k is a contiguous run of the M rows */
         float run[256];
@@ -422,9 +447,6 @@ void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t 
             }
         }
     }
-    a->q16 = a->q16e = a->q16u = a->p16e = a->p16u = NULL;
-    a->xt = NULL;
-    a->Mp = 0;
     if (path == KN_F32 && M > 4) {
         int64_t Mp = round_up(M, 16);
         float *xt = (float *)(b + 2 * align64((size_t)(Mp * Kp) * sizeof(int16_t)) +
@@ -485,9 +507,9 @@ static double ref_weight(const kn_weight *w, int64_t n, int64_t k)
 {
     switch (w->kind) {
     case KN_W_F32:
-        return ((const float *)w->data)[n * w->K + k];
+        return ((const float *)w->data)[w->wt ? k * w->N + n : n * w->K + k];
     case KN_W_F16:
-        return an_fp16_to_fp32(((const uint16_t *)w->data)[n * w->K + k]);
+        return an_fp16_to_fp32(((const uint16_t *)w->data)[w->wt ? k * w->N + n : n * w->K + k]);
     case KN_W_LUT: {
         unsigned v = kn_index_at(w->data, n * w->K + k, w->bits);
         int64_t p = (n / w->gn) * (w->K / w->gk) + k / w->gk;

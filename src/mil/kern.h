@@ -31,8 +31,10 @@
  *
  * Coverage: every ISA version handles fp32/fp16 weights of any K and LUT weights with
  * 4, 6 or 8 bits when K and gk are multiples of its block (AVX-512: 16 on the fp32
- * path, 64 on the int8 path; AVX2: 8 / 32; NEON: 16 / 16); every other case (1, 2, 3
- * bits, odd K or gk) runs the portable version, so results are always produced.
+ * path, 64 on the int8 path, 128 on the 16-bit path; AVX2: 8 / 32; NEON: 16 / 16); the
+ * 16-bit path has AVX-512 kernels only (kern_avx512_i16.c), transposed dense weights
+ * (wt) run on AVX-512 when M > 4 (kern_avx512_dense.c); every other case (1, 2, 3 bits,
+ * odd K or gk, another ISA) runs the portable version, so results are always produced.
  */
 #ifndef MIL_KERN_H
 #define MIL_KERN_H
@@ -59,6 +61,8 @@ typedef struct kn_weight {
     int lut_f32;       /* palette entries are fp32 (else fp16) */
     int64_t gn, gk;    /* rows / columns sharing one palette: W[n][k] uses palette
                         * (n/gn)*(K/gk) + k/gk. gn divides N, gk divides K. */
+    int wt;            /* F32/F16 only: data holds W transposed, [K][N] row-major (a matmul
+                        * whose y is not transposed, attention weights x values) */
     /* filled by kn_prepare, freed by kn_release */
     kn_path path;
     void *prep;
@@ -94,7 +98,9 @@ typedef struct kn_act {
                           * back the +128 of unsigned-times-signed products per palette) */
     int64_t Kp;
     /* KN_I16 (qscale holds the per-row scales: max|x| / KN_I16_QX) */
-    const int16_t *q16;  /* [M][Kp] round(x / qscale), zero padded */
+    const int16_t *q16;  /* [M][Kp] round(x / qscale), zero padded; an intermediate that
+                          * only some preparations fill (NULL otherwise): kernels read the
+                          * reordered copies below */
     const int16_t *q16e; /* M <= 4: q16 with each 64-column block reordered even columns,
                           * then odd (the order LUT4 words come out of vpmovzxbw + vpermw) */
     const int16_t *q16u; /* M <= 4: each 64-column block in byte-unpack order: columns 0-7,
@@ -109,7 +115,8 @@ typedef struct kn_act {
 
 /* The path LUT weights should take here: KN_I16 where this CPU's kernels implement it
  * (AVX-512 with VNNI and VBMI), else KN_F32. Both pass the engine's accuracy tests; KN_I16
- * decodes 1.3-2.3x and prefills 1.3-1.8x faster. KN_I8 is never chosen (it fails them). */
+ * decodes 1.3-2.3x and prefills 2-3x faster (tool_kernbench). KN_I8 is never chosen (it fails
+ * them). */
 kn_path kn_default_path(void);
 
 /* Bytes of buf that kn_act_prepare needs for M rows of K (every path). */
@@ -119,7 +126,8 @@ size_t kn_act_bytes(int64_t M, int64_t K);
  * src_f16 ? fp16 : fp32 (strides let a conv's [C, S] layout be read as [S][C] rows).
  * Quantizes too when path is KN_I8: qscale = max|x| / 127 per row, q = x / qscale
  * rounded to nearest, in -127..127 (non-finite values quantize to 0); when path is KN_I16,
- * qscale = max|x| / KN_I16_QX and q16 (and its reordered copies) likewise. buf must be
+ * qscale = max|x| / KN_I16_QX and the reordered copies likewise (a conv's fp16 [C, S] input
+ * with M > 4 goes straight to the panels: x and q16 are then not filled). buf must be
  * 64-byte aligned and hold kn_act_bytes(M, K); a points into it. */
 void kn_act_prepare(kn_act *a, const void *src, int src_f16, int64_t M, int64_t K, int64_t sm,
                     int64_t sk, kn_path path, void *buf);

@@ -400,7 +400,7 @@ int kn_matmul_avx2(ARGS)
     int code = code_of(w);
     if (code < 0)
         return -1;
-    if (w->path == KN_I16)
+    if (w->path == KN_I16 || w->wt)
         return -1;
     if (w->path == KN_I8) {
         /* int32 lanes: 64 products of at most 127 * 127 per lane and 32 columns */

@@ -23,17 +23,12 @@
  * tile, then swept by an MR x NR register block for every group of MR rows of X.
  *
  * Covered: fp32/fp16 weights with any K; LUT 4/6/8 with K and gk multiples of 16 (fp32
- * path) or 64 (int8 path). The rest returns -1 (the portable kernels run).
+ * path) or 64 (int8 path). The rest returns -1 (the portable kernels run). The 16-bit
+ * path is in kern_avx512_i16.c, the dense prefill kernel (M > 4) in kern_avx512_dense.c.
  */
-#include "mil/kern_internal.h"
+#include "mil/kern_avx512.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c")))
-#define INL static inline __attribute__((always_inline)) TGT
-/* Register arrays stay in registers only when their loops are fully unrolled. */
-#define UNROLL _Pragma("GCC unroll 16")
 
 /* L8H: 8-bit indices into fp16 palettes, looked up as fp16 words by vpermt2w (the fp32
  * path; with fp32 palettes L8 gathers). */
@@ -320,26 +315,6 @@ INL void f32_rows(int code, int MB, const kn_weight *w, const kn_prep *pr, const
         out[16 * m] = _mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]));
 }
 
-/* Sixteen horizontal sums at once: lane i of the result is the sum of a[i]. */
-INL __m512 hsum16_ps(const __m512 *a)
-{
-    __m512 b[8], c[4], d[2];
-    UNROLL
-    for (int i = 0; i < 8; i++)
-        b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]),
-                             _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
-    UNROLL
-    for (int i = 0; i < 4; i++)
-        c[i] = _mm512_add_ps(
-            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))),
-            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))));
-    UNROLL
-    for (int i = 0; i < 2; i++)
-        d[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0x88),
-                             _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(d[0], d[1], 0x88), _mm512_shuffle_f32x4(d[0], d[1], 0xdd));
-}
-
 INL __m512i hsum16_epi32(const __m512i *a)
 {
     __m512i b[8], c[4], d[2];
@@ -356,26 +331,6 @@ INL __m512i hsum16_epi32(const __m512i *a)
         d[i] = _mm512_add_epi32(_mm512_shuffle_i32x4(c[2 * i], c[2 * i + 1], 0x88),
                                 _mm512_shuffle_i32x4(c[2 * i], c[2 * i + 1], 0xdd));
     return _mm512_add_epi32(_mm512_shuffle_i32x4(d[0], d[1], 0x88), _mm512_shuffle_i32x4(d[0], d[1], 0xdd));
-}
-
-/* Y(m, nb .. nb+ng) = lanes of v (+ bias), 16 outputs at once when they are contiguous. */
-INL void store16(void *y, int y_f16, int64_t off, int64_t yn, __m512 v, const float *bias, int64_t nb, int ng)
-{
-    __mmask16 mk = (__mmask16)((1u << ng) - 1);
-    if (bias)
-        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, bias + nb));
-    if (yn == 1) {
-        if (y_f16)
-            _mm256_mask_storeu_epi16((uint16_t *)y + off, mk,
-                                     _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        else
-            _mm512_mask_storeu_ps((float *)y + off, mk, v);
-        return;
-    }
-    float t[16];
-    _mm512_storeu_ps(t, v);
-    for (int r = 0; r < ng; r++)
-        kn_store(y, y_f16, off + r * yn, t[r]);
 }
 
 /* Rows in groups of 16, so that one transposing reduction finishes 16 outputs (the same
@@ -748,6 +703,8 @@ int kn_matmul_avx512(ARGS)
         return -1;
     if ((code == D32 || code == D16) && kn_gemm_dense_avx512(PASS) == 0)
         return 0;
+    if (w->wt)
+        return -1; /* decode (M <= 4) of a transposed weight: the portable code */
     switch (code) {
     case D32: f32_D32(PASS); break;
     case D16: f32_D16(PASS); break;

@@ -9,22 +9,30 @@
  */
 #include <math.h>
 
-#include "mil/kern_internal.h"
+#include "mil/kern_avx512.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
-#define INL static inline __attribute__((always_inline)) TGT
-#define UNROLL _Pragma("GCC unroll 16")
 
 #define NR 4
 #define KC 256
 #define NC (16 * NR) /* rows of W per sweep: their sums (NC x 64 fp32) stay in cache */
 
-/* Columns [k0, k0 + len) of rows nb.. (clamped to n1 - 1) as fp32, zero padded to KC. */
+/* Columns [k0, k0 + len) of rows nb.. (clamped to n1 - 1) as fp32, zero padded to KC;
+ * tile[r * KC + k], or tile[k * NR + r] for a transposed weight (whose NR rows are then
+ * NR contiguous values of each of its [K][N] rows). */
 INL void tile_widen(int f16, const kn_weight *w, int64_t nb, int64_t n1, int64_t k0, int64_t len, float *tile)
 {
+    if (w->wt) {
+        int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
+        __mmask16 mk = (__mmask16)((1u << nr) - 1);
+        for (int64_t k = 0; k < len; k++) {
+            int64_t off = (k0 + k) * w->N + nb;
+            __m128 v = f16 ? _mm_cvtph_ps(_mm_maskz_loadu_epi16((__mmask8)mk, (const uint16_t *)w->data + off))
+                           : _mm_maskz_loadu_ps((__mmask8)mk, (const float *)w->data + off);
+            _mm_store_ps(tile + k * NR, v);
+        }
+        return;
+    }
     for (int r = 0; r < NR; r++) {
         int64_t n = nb + r < n1 ? nb + r : n1 - 1;
         float *t = tile + r * KC;
@@ -37,7 +45,7 @@ INL void tile_widen(int f16, const kn_weight *w, int64_t nb, int64_t n1, int64_t
     }
 }
 
-INL void block(int MV, const float *tile, int64_t len, const float *xt, int64_t Mp, float *c)
+INL void block(int MV, int wt, const float *tile, int64_t len, const float *xt, int64_t Mp, float *c)
 {
     __m512 acc[NR][4];
     UNROLL
@@ -53,7 +61,7 @@ INL void block(int MV, const float *tile, int64_t len, const float *xt, int64_t 
             xv[v] = _mm512_loadu_ps(xk + 16 * v);
         UNROLL
         for (int r = 0; r < NR; r++) {
-            __m512 b = _mm512_set1_ps(tile[r * KC + k]);
+            __m512 b = _mm512_set1_ps(tile[wt ? k * NR + r : r * KC + k]);
             UNROLL
             for (int v = 0; v < MV; v++)
                 acc[r][v] = _mm512_fmadd_ps(xv[v], b, acc[r][v]);
@@ -143,12 +151,20 @@ INL void gemm(int f16, const kn_weight *w, const kn_act *a, const float *bias, v
                 for (int64_t nb = nc0; nb < nc1; nb += NR) {
                     float *cb = c + (nb - nc0) * 64;
                     tile_widen(f16, w, nb, nc1, k0, len, tile);
-                    switch (MV) {
-                    case 1: block(1, tile, len, xt, Mp, cb); break;
-                    case 2: block(2, tile, len, xt, Mp, cb); break;
-                    case 3: block(3, tile, len, xt, Mp, cb); break;
-                    default: block(4, tile, len, xt, Mp, cb); break;
-                    }
+                    if (w->wt)
+                        switch (MV) {
+                        case 1: block(1, 1, tile, len, xt, Mp, cb); break;
+                        case 2: block(2, 1, tile, len, xt, Mp, cb); break;
+                        case 3: block(3, 1, tile, len, xt, Mp, cb); break;
+                        default: block(4, 1, tile, len, xt, Mp, cb); break;
+                        }
+                    else
+                        switch (MV) {
+                        case 1: block(1, 0, tile, len, xt, Mp, cb); break;
+                        case 2: block(2, 0, tile, len, xt, Mp, cb); break;
+                        case 3: block(3, 0, tile, len, xt, Mp, cb); break;
+                        default: block(4, 0, tile, len, xt, Mp, cb); break;
+                        }
                 }
             }
             int64_t me = ms + 64 < M ? ms + 64 : M;

@@ -24,14 +24,9 @@
  *
  * Covered: LUT 4/6/8 with K and gk multiples of 64. The rest returns -1.
  */
-#include "mil/kern_internal.h"
+#include "mil/kern_avx512.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c")))
-#define INL static inline __attribute__((always_inline)) TGT
-#define UNROLL _Pragma("GCC unroll 16")
 
 enum { W4, W6, W8 };
 
@@ -112,25 +107,6 @@ INL void dec64(int code, const uint8_t *b, const tabs *T, __m512i *A, __m512i *B
     *B = _mm512_unpackhi_epi8(lo, hi);
 }
 
-/* Sixteen horizontal sums at once: lane i of the result is the sum of a[i]. */
-INL __m512 hsum16(const __m512 *a)
-{
-    __m512 b[8], c[4], d[2];
-    UNROLL
-    for (int i = 0; i < 8; i++)
-        b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
-    UNROLL
-    for (int i = 0; i < 4; i++)
-        c[i] = _mm512_add_ps(
-            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))),
-            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]))));
-    UNROLL
-    for (int i = 0; i < 2; i++)
-        d[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0x88),
-                             _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(d[0], d[1], 0x88), _mm512_shuffle_f32x4(d[0], d[1], 0xdd));
-}
-
 /* ---- decode: M <= 4 ---- */
 
 /* out[16 m]: a vector whose lanes sum to (row n of W) . (row m of X) / qscale[m]. */
@@ -182,28 +158,6 @@ INL void gemv_row(int code, int MB, const kn_weight *w, const kn_prep *pr, const
         out[16 * m] = f[m];
 }
 
-/* Y(m, nb .. nb+ng) from the row sums v, 16 outputs at once when they are contiguous. */
-INL void store16(void *y, int y_f16, int64_t off, int64_t yn, __m512 v, float qs, const float *bias, int64_t nb,
-                 int ng)
-{
-    __mmask16 mk = (__mmask16)((1u << ng) - 1);
-    v = _mm512_mul_ps(v, _mm512_set1_ps(qs));
-    if (bias)
-        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, bias + nb));
-    if (yn == 1) {
-        if (y_f16)
-            _mm256_mask_storeu_epi16((uint16_t *)y + off, mk,
-                                     _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        else
-            _mm512_mask_storeu_ps((float *)y + off, mk, v);
-        return;
-    }
-    float t[16];
-    _mm512_storeu_ps(t, v);
-    for (int r = 0; r < ng; r++)
-        kn_store(y, y_f16, off + r * yn, t[r]);
-}
-
 INL void gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym,
               int64_t yn, int64_t n0, int64_t n1)
 {
@@ -231,7 +185,8 @@ INL void gemv(int code, const kn_weight *w, const kn_act *a, const float *bias, 
             }
         }
         for (int m = 0; m < M; m++)
-            store16(y, y_f16, m * ym + nb * yn, yn, hsum16(v[m]), a->qscale[m], bias, nb, ng);
+            store16(y, y_f16, m * ym + nb * yn, yn, _mm512_mul_ps(hsum16_ps(v[m]), _mm512_set1_ps(a->qscale[m])), bias,
+                    nb, ng);
     }
 }
 
@@ -423,6 +378,72 @@ TGT void kn_act_i16_avx512(const float *x, int64_t M, int64_t K, int64_t Kp, flo
             _mm512_i32scatter_epi32(pu + m, lanes, _mm512_permutex2var_epi16(a, ou0, b), 4);
             _mm512_i32scatter_epi32(pu + 16 * Mp + m, lanes, _mm512_permutex2var_epi16(a, ou1, b), 4);
         }
+    }
+}
+
+/* quant32's rounding on 16 fp32 values: int32 results. */
+INL __m512i quant16(__m512 x, __m512 inv)
+{
+    __m512 v = _mm512_mul_ps(x, inv);
+    __mmask16 ok = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    v = _mm512_maskz_mov_ps(ok, _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-(float)KN_I16_QX)),
+                                              _mm512_set1_ps((float)KN_I16_QX)));
+    __m512 half = _mm512_or_ps(_mm512_set1_ps(0.5f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_cvttps_epi32(_mm512_add_ps(v, half));
+}
+
+/* Column k (rows m0 + 16v ..) of a conv's fp16 [K][S] input as fp32, zero past M and K. */
+INL __m512 col16(const uint16_t *src, int64_t sk, int64_t K, int64_t k, int64_t m, __mmask16 mk)
+{
+    if (k >= K)
+        return _mm512_setzero_ps();
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, src + k * sk + m));
+}
+
+/* kn_act_prepare's KN_I16 path for a conv's fp16 [C, S] input with M > 4: the element
+ * (m, k) is src[k * sk + m], so each column is a contiguous run of rows: the scales come
+ * from one pass over the columns and the panels are written in order, row vectors at a
+ * time, with no transposition. */
+TGT void kn_act_i16_conv_avx512(const uint16_t *src, int64_t sk, int64_t M, int64_t K, int64_t Kp, int64_t Mp,
+                                float *qs, int16_t *re, int16_t *ru)
+{
+    for (int64_t m0 = 0; m0 < Mp; m0 += 64) {
+        int nv = (int)((Mp - m0) / 16 < 4 ? (Mp - m0) / 16 : 4);
+        __mmask16 mk[4];
+        __m512 mx[4], inv[4];
+        for (int v = 0; v < 4; v++) {
+            int64_t r = M - (m0 + 16 * v);
+            mk[v] = r >= 16 ? 0xffff : r <= 0 ? 0 : (__mmask16)((1u << r) - 1);
+            mx[v] = _mm512_setzero_ps();
+        }
+        for (int64_t k = 0; k < K; k++)
+            for (int v = 0; v < nv; v++) /* vmaxps returns its second operand for a NaN first */
+                mx[v] = _mm512_max_ps(_mm512_abs_ps(col16(src, sk, K, k, m0 + 16 * v, mk[v])), mx[v]);
+        for (int v = 0; v < nv; v++) {
+            float am[16], iv[16];
+            _mm512_storeu_ps(am, mx[v]);
+            for (int i = 0; i < 16; i++) {
+                float a = am[i] <= 3.402823466e38f ? am[i] : 0.0f; /* inf: not for integers */
+                iv[i] = a > 0 ? (float)KN_I16_QX / a : 0.0f;
+                if (m0 + 16 * v + i < M)
+                    qs[m0 + 16 * v + i] = a / (float)KN_I16_QX;
+            }
+            inv[v] = _mm512_loadu_ps(iv);
+        }
+        for (int64_t k0 = 0; k0 < Kp; k0 += 64)
+            for (int j = 0; j < 32; j++) {
+                int32_t *pe = (int32_t *)re + (k0 / 2 + j) * Mp + m0, *pu = (int32_t *)ru + (k0 / 2 + j) * Mp + m0;
+                for (int v = 0; v < nv; v++) {
+                    __m512i a = quant16(col16(src, sk, K, k0 + ORD_E[2 * j], m0 + 16 * v, mk[v]), inv[v]);
+                    __m512i b = quant16(col16(src, sk, K, k0 + ORD_E[2 * j + 1], m0 + 16 * v, mk[v]), inv[v]);
+                    _mm512_storeu_si512(pe + 16 * v, _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(0xffff)),
+                                                                     _mm512_slli_epi32(b, 16)));
+                    a = quant16(col16(src, sk, K, k0 + ORD_U[2 * j], m0 + 16 * v, mk[v]), inv[v]);
+                    b = quant16(col16(src, sk, K, k0 + ORD_U[2 * j + 1], m0 + 16 * v, mk[v]), inv[v]);
+                    _mm512_storeu_si512(pu + 16 * v, _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(0xffff)),
+                                                                     _mm512_slli_epi32(b, 16)));
+                }
+            }
     }
 }
 

@@ -14,7 +14,11 @@
 static void decode_f32(const kn_weight *w, const kn_prep *pr, int64_t n, int64_t k0, int64_t len,
                        float *out)
 {
-    if (w->kind == KN_W_F32) {
+    if (w->wt) {
+        for (int64_t i = 0; i < len; i++)
+            out[i] = w->kind == KN_W_F32 ? ((const float *)w->data)[(k0 + i) * w->N + n]
+                                         : an_fp16_to_fp32(((const uint16_t *)w->data)[(k0 + i) * w->N + n]);
+    } else if (w->kind == KN_W_F32) {
         memcpy(out, (const float *)w->data + n * w->K + k0, (size_t)len * sizeof(float));
     } else if (w->kind == KN_W_F16) {
         an_fp16_to_fp32_n((const uint16_t *)w->data + n * w->K + k0, out, (size_t)len);
@@ -107,6 +111,16 @@ static void matmul_i8(const kn_weight *w, const kn_act *a, const float *bias, vo
         }
 }
 
+/* Quantized X(m, k) of the 16-bit path, read from the e-ordered copy (q16e, or the panel
+ * p16e when M > 4): the one every preparation fills. */
+static inline int32_t q16_at(const kn_act *a, int64_t m, int64_t k)
+{
+    int64_t i = k % 64, pos = k - i + (i % 2 ? 32 + i / 2 : i / 2);
+    if (a->M <= 4)
+        return a->q16e[m * a->Kp + pos];
+    return a->p16e[((pos / 2) * a->Mp + m) * 2 + pos % 2];
+}
+
 /* KN_I16: chunks of at most KN_I16_FLUSH columns, so an int32 sum cannot overflow. */
 static void matmul_i16(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                        int64_t ym, int64_t yn, int64_t n0, int64_t n1)
@@ -120,15 +134,13 @@ static void matmul_i16(const kn_weight *w, const kn_act *a, const float *bias, v
             for (int64_t k = 0; k < w->K;) {
                 int64_t len = chunk_len(w, k), p = kn_pal_of(w, pr, n, k);
                 len = len < KN_I16_FLUSH ? len : KN_I16_FLUSH;
-                const int16_t *ql = pr->wpal + p * pr->ES;
                 int64_t i0 = n * w->K + k;
                 for (int64_t i = 0; i < len; i++)
-                    wb[i] = ql[kn_index_at(w->data, i0 + i, w->bits)];
+                    wb[i] = kn_w16(pr, p, kn_index_at(w->data, i0 + i, w->bits));
                 for (int m = 0; m < mb; m++) {
-                    const int16_t *xq = a->q16 + (m0 + m) * a->Kp + k;
                     int32_t s = 0;
                     for (int64_t i = 0; i < len; i++)
-                        s += (int32_t)wb[i] * xq[i];
+                        s += (int32_t)wb[i] * q16_at(a, m0 + m, k + i);
                     acc[m] += pr->wscale[p] * (float)s;
                 }
                 k += len;

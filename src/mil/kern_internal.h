@@ -17,7 +17,8 @@ typedef struct kn_prep {
     int64_t P;       /* palettes: (N/gn)*(K/gk) for LUT weights, else 0 */
     int64_t kp;      /* palettes along a row: K/gk */
     int E;           /* entries per palette: 1 << bits */
-    float *pal;      /* [P][E] the palettes in fp32 (exact copies of the fp16/fp32 entries) */
+    float *pal;      /* [P][E] the palettes in fp32 (exact copies of the fp16/fp32 entries);
+                      * NULL on the 16-bit path */
     uint16_t *pal16; /* KN_F32, 6 or 8 bits, fp16 palettes: [P][E] the fp16 entries (16-bit
                       * permutes look up 32 at once where fp32 tables need a gather or
                       * two permutes and a blend per 16) */
@@ -31,8 +32,9 @@ typedef struct kn_prep {
     /* KN_I16 only */
     int ES;          /* entries stored per palette: max(E, 32) (smaller palettes repeat
                       * cyclically, so a 32-entry vpermw can use 5 index bits) */
-    int16_t *wpal;   /* [P][ES] round(pal / wscale), in -KN_I16_QW..KN_I16_QW */
-    uint8_t *wlo, *whi; /* 6 and 8 bits: [P][E] low and high bytes of wpal (vpermb tables) */
+    int16_t *wpal;   /* up to 5 bits: [P][ES] round(entry / wscale), in +-KN_I16_QW */
+    uint8_t *wlo, *whi; /* 6 and 8 bits instead: [P][E] the low and high bytes of those
+                      * integers (vpermb tables) */
     float *wscale;   /* [P] max |entry| / KN_I16_QW (0 for an all-zero palette) */
 } kn_prep;
 
@@ -56,6 +58,8 @@ void kn_avx512_store_block(const float *c, int nr, const float *qscale, int64_t 
                            void *y, int y_f16, int64_t ym, int64_t yn, int64_t nb);
 int kn_gemm_dense_avx512(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16, int64_t ym,
                          int64_t yn, int64_t n0, int64_t n1);
+void kn_act_i16_conv_avx512(const uint16_t *src, int64_t sk, int64_t M, int64_t K, int64_t Kp, int64_t Mp,
+                            float *qs, int16_t *re, int16_t *ru);
 int kn_matmul_avx512_i16(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                          int64_t ym, int64_t yn, int64_t n0, int64_t n1);
 #endif
@@ -63,6 +67,14 @@ int kn_matmul_avx512_i16(const kn_weight *w, const kn_act *a, const float *bias,
 int kn_matmul_neon(const kn_weight *w, const kn_act *a, const float *bias, void *y, int y_f16,
                    int64_t ym, int64_t yn, int64_t n0, int64_t n1);
 #endif
+
+/* Entry e of palette p on the 16-bit path. */
+static inline int16_t kn_w16(const kn_prep *pr, int64_t p, unsigned e)
+{
+    if (pr->wpal)
+        return pr->wpal[p * pr->ES + e];
+    return (int16_t)(uint16_t)(pr->wlo[p * pr->E + e] | (unsigned)pr->whi[p * pr->E + e] << 8);
+}
 
 /* Index element i of a packed LSB-first stream (the decoding of ops_const.c run_lut). */
 static inline unsigned kn_index_at(const uint8_t *b, int64_t i, int bits)

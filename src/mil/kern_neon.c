@@ -278,7 +278,7 @@ int kn_matmul_neon(ARGS)
     int code = code_of(w);
     if (code < 0)
         return -1;
-    if (w->path == KN_I16)
+    if (w->path == KN_I16 || w->wt)
         return -1;
     if (w->path == KN_I8) {
         /* int32 lanes: 8 pairwise sums of 127^2 per 16 columns */

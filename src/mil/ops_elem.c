@@ -149,109 +149,84 @@ void mx_st_block(void *d, mil_dtype dt, int64_t off, const float *src, int64_t n
 
 static int fp_dt(mil_dtype dt) { return dt == MIL_DT_FP16 || dt == MIL_DT_FP32; }
 
-/* Outputs of at least this many elements are computed on the engine's threads, in
- * chunks of at least PAR_CHUNK elements. Each element is computed the same way whichever
- * thread takes it, so the bytes never depend on the thread count. */
+/* Outputs from which element-wise arithmetic runs on the engine's threads. */
 #define PAR_MIN 16384
-#define PAR_CHUNK 4096
 
-/* Units of `per` elements each over [0, units): serially or on the pool. */
-static void run_units(size_t units, int64_t per, int64_t numel, an_pool_fn fn, void *job)
-{
-    if (numel < PAR_MIN || mil_threads() < 2) {
-        fn(job, 0, units, 0);
-        return;
-    }
-    int64_t chunk = numel / (mil_threads() * 4);
-    chunk = chunk < PAR_CHUNK ? PAR_CHUNK : chunk;
-    size_t grain = (size_t)((chunk + per - 1) / per);
-    mx_parallel_for(units, grain, fn, job);
-}
-
-/* A binary op over fp16/fp32 operands with the broadcast dims collapsed so that the
- * innermost run (L elements) is contiguous (stride 1) or one repeated element (stride 0)
- * in both operands: shp/a/b are the collapsed shape and element strides of x and y (n
- * dims). A unit is one block of BLK (or fewer, at a run's end) elements of a run. */
 typedef struct bin_job {
-    const mx_val *x, *y, *o;
-    int code, n;
+    const mx_step *s;
+    int n, code;
     int64_t shp[MIL_MAX_RANK], a[MIL_MAX_RANK], b[MIL_MAX_RANK];
-    int64_t L, nblk;
+    int64_t L, as, bs, nblk;
 } bin_job;
 
-static void binary_units(void *ctx, size_t u0, size_t u1, int thread)
+/* Items [i0, i1): item i is block i % nblk of the innermost run (row) i / nblk. Each is
+ * independent, so any split gives the same bytes. */
+static void bin_items(void *ctx, size_t i0, size_t i1, int thread)
 {
     (void)thread;
     const bin_job *j = ctx;
-    const mx_val *x = j->x, *y = j->y, *o = j->o;
-    int n = j->n;
-    int64_t L = j->L, as = j->a[n - 1], bs = j->b[n - 1];
-    int64_t row = (int64_t)u0 / j->nblk, blk = (int64_t)u0 % j->nblk;
-    int64_t idx[MIL_MAX_RANK] = {0}, ia = 0, ib = 0;
-    for (int64_t d = n - 2, r = row; d >= 0; d--) {
-        idx[d] = r % j->shp[d];
-        r /= j->shp[d];
-        ia += idx[d] * j->a[d], ib += idx[d] * j->b[d];
-    }
+    const mx_val *x = j->s->in[0][0], *y = j->s->in[1][0], *o = j->s->out[0];
     float bx[BLK], by[BLK];
-    for (size_t u = u0; u < u1; u++) {
-        int64_t c0 = blk * BLK, m = L - c0 < BLK ? L - c0 : BLK;
-        mx_ld_block(x->data, x->dt, ia + c0 * as, as, bx, m);
-        mx_ld_block(y->data, y->dt, ib + c0 * bs, bs, by, m);
+    for (size_t i = i0; i < i1; i++) {
+        int64_t row = (int64_t)i / j->nblk, c0 = ((int64_t)i % j->nblk) * BLK, ia = 0, ib = 0, r = row;
+        for (int d = j->n - 2; d >= 0; d--) {
+            int64_t k = r % j->shp[d];
+            r /= j->shp[d];
+            ia += k * j->a[d], ib += k * j->b[d];
+        }
+        int64_t m = j->L - c0 < BLK ? j->L - c0 : BLK;
+        mx_ld_block(x->data, x->dt, ia + c0 * j->as, j->as, bx, m);
+        mx_ld_block(y->data, y->dt, ib + c0 * j->bs, j->bs, by, m);
         switch (j->code) {
-        case B_ADD: for (int64_t i = 0; i < m; i++) bx[i] += by[i]; break;
-        case B_SUB: for (int64_t i = 0; i < m; i++) bx[i] -= by[i]; break;
-        case B_MUL: for (int64_t i = 0; i < m; i++) bx[i] *= by[i]; break;
-        case B_DIV: for (int64_t i = 0; i < m; i++) bx[i] /= by[i]; break;
-        case B_MAX: for (int64_t i = 0; i < m; i++) bx[i] = fmaxnan(bx[i], by[i]); break;
-        case B_MIN: for (int64_t i = 0; i < m; i++) bx[i] = fminnan(bx[i], by[i]); break;
+        case B_ADD: for (int64_t e = 0; e < m; e++) bx[e] += by[e]; break;
+        case B_SUB: for (int64_t e = 0; e < m; e++) bx[e] -= by[e]; break;
+        case B_MUL: for (int64_t e = 0; e < m; e++) bx[e] *= by[e]; break;
+        case B_DIV: for (int64_t e = 0; e < m; e++) bx[e] /= by[e]; break;
+        case B_MAX: for (int64_t e = 0; e < m; e++) bx[e] = fmaxnan(bx[e], by[e]); break;
+        case B_MIN: for (int64_t e = 0; e < m; e++) bx[e] = fminnan(bx[e], by[e]); break;
         }
-        mx_st_block(o->data, o->dt, row * L + c0, bx, m);
-        if (++blk < j->nblk)
-            continue;
-        blk = 0, row++;
-        for (int d = n - 2; d >= 0; d--) {
-            ia += j->a[d], ib += j->b[d];
-            if (++idx[d] < j->shp[d])
-                break;
-            ia -= j->a[d] * j->shp[d], ib -= j->b[d] * j->shp[d];
-            idx[d] = 0;
-        }
+        mx_st_block(o->data, o->dt, row * j->L + c0, bx, m);
     }
 }
 
-/* Arithmetic on fp16/fp32 operands by blocks (bin_job). 1 when done, 0 when the layout
+/* Arithmetic on fp16/fp32 operands, a row of blocks at a time: the broadcast dims are
+ * collapsed so that the innermost run is contiguous (or one repeated element) in both
+ * operands; large outputs are split over the threads. 1 when done, 0 when the layout
  * does not allow it. */
 static int binary_blocks(const mx_step *s, const int64_t *sa, const int64_t *sb, int code)
 {
     const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
     if (!fp_dt(x->dt) || !fp_dt(y->dt) || !fp_dt(o->dt) || code > B_MIN)
         return 0;
-    bin_job j = {.x = x, .y = y, .o = o, .code = code};
+    int64_t shp[MIL_MAX_RANK], a[MIL_MAX_RANK], b[MIL_MAX_RANK];
     int n = 0;
     for (int d = 0; d < o->rank; d++) {
         if (o->shape[d] == 1)
             continue;
-        if (n > 0 && j.a[n - 1] == sa[d] * o->shape[d] && j.b[n - 1] == sb[d] * o->shape[d]) {
-            j.shp[n - 1] *= o->shape[d];
-            j.a[n - 1] = sa[d], j.b[n - 1] = sb[d];
+        if (n > 0 && a[n - 1] == sa[d] * o->shape[d] && b[n - 1] == sb[d] * o->shape[d]) {
+            shp[n - 1] *= o->shape[d];
+            a[n - 1] = sa[d], b[n - 1] = sb[d];
         } else {
-            j.shp[n] = o->shape[d], j.a[n] = sa[d], j.b[n] = sb[d];
+            shp[n] = o->shape[d], a[n] = sa[d], b[n] = sb[d];
             n++;
         }
     }
     if (n == 0)
-        j.shp[0] = 1, j.a[0] = j.b[0] = 0, n = 1;
-    j.n = n;
-    j.L = j.shp[n - 1];
-    int64_t as = j.a[n - 1], bs = j.b[n - 1];
+        shp[0] = 1, a[0] = b[0] = 0, n = 1;
+    int64_t L = shp[n - 1], as = a[n - 1], bs = b[n - 1];
     if ((as != 0 && as != 1) || (bs != 0 && bs != 1))
         return 0;
-    if (o->numel == 0)
-        return 1;
-    j.nblk = (j.L + BLK - 1) / BLK;
-    run_units((size_t)(o->numel / j.L * j.nblk), j.L < BLK ? j.L : BLK, o->numel, binary_units,
-              &j);
+    bin_job j = {.s = s, .n = n, .L = L, .as = as, .bs = bs, .code = code, .nblk = (L + BLK - 1) / BLK};
+    memcpy(j.shp, shp, sizeof shp);
+    memcpy(j.a, a, sizeof a);
+    memcpy(j.b, b, sizeof b);
+    size_t items = (size_t)((L ? o->numel / L : 0) * j.nblk);
+    if (o->numel >= PAR_MIN && mil_threads() > 1) {
+        size_t grain = items / ((size_t)mil_threads() * 4);
+        mx_parallel_for(items, grain < 1 ? 1 : grain, bin_items, &j);
+    } else {
+        bin_items(&j, 0, items, 0);
+    }
     return 1;
 }
 
@@ -446,27 +421,76 @@ static int infer_unary(mx_plan *p, mx_step *s, an_error *err)
 
 static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 
-typedef struct un_job {
-    const mx_val *x, *o;
-    const unary_aux *ax;
-    int code;
-} un_job;
+static void unary_blocks(void *ctx, size_t b0, size_t b1, int thread);
 
-/* Float unary math on blocks [b0, b1) of BLK elements. */
-static void unary_units(void *ctx, size_t b0, size_t b1, int thread)
+static int run_unary(mx_ctx *c, const mx_step *s)
+{
+    (void)c;
+    const mx_val *x = s->in[0][0], *o = s->out[0];
+    const void *xd = x->data;
+    void *od = o->data;
+    mil_dtype xt = x->dt, ot = o->dt;
+    int64_t n = o->numel;
+    int code = (int)s->iaux[0];
+    if (!mil_dtype_is_float(xt) && (code == U_ABS || code == U_SIGN || code == U_SQUARE ||
+                                    code == U_NOT || code == U_RELU)) {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t a = mil_ld_i64(xd, xt, i), r = 0;
+            switch (code) {
+            case U_ABS: r = a < 0 ? -a : a; break;
+            case U_SIGN: r = (a > 0) - (a < 0); break;
+            case U_SQUARE: r = a * a; break;
+            case U_NOT: r = !a; break;
+            case U_RELU: r = a > 0 ? a : 0; break;
+            }
+            mil_st_i64(od, ot, i, r);
+        }
+        return 0;
+    }
+    if (n >= PAR_MIN && mil_threads() > 1) {
+        size_t blocks = (size_t)((n + BLK - 1) / BLK), grain = blocks / ((size_t)mil_threads() * 4);
+        mx_parallel_for(blocks, grain < 1 ? 1 : grain, unary_blocks, (void *)s);
+    } else {
+        unary_blocks((void *)s, 0, (size_t)((n + BLK - 1) / BLK), 0);
+    }
+    return 0;
+}
+
+/* Float unary ops on blocks [b0, b1) of BLK elements: independent, so any split of the
+ * blocks over threads gives the same bytes. exp, sigmoid and SiLU take their exp from the
+ * vector exp (mx_exp_n) a block at a time. */
+static void unary_blocks(void *ctx, size_t b0, size_t b1, int thread)
 {
     (void)thread;
-    const un_job *j = ctx;
-    const unary_aux *ax = j->ax;
-    const void *xd = j->x->data;
-    void *od = j->o->data;
-    mil_dtype xt = j->x->dt, ot = j->o->dt;
-    int64_t n = j->o->numel, lo = (int64_t)b0 * BLK, hi = (int64_t)b1 * BLK;
-    hi = hi < n ? hi : n;
-    float blk[BLK];
+    const mx_step *s = ctx;
+    const mx_val *x = s->in[0][0], *o = s->out[0];
+    const unary_aux *ax = s->aux;
+    const void *xd = x->data;
+    void *od = o->data;
+    mil_dtype xt = x->dt, ot = o->dt;
+    int64_t n = o->numel, e0 = (int64_t)b0 * BLK, e1 = (int64_t)b1 * BLK < n ? (int64_t)b1 * BLK : n;
+    int code = (int)s->iaux[0];
+    float blk[BLK], ex[BLK];
+    if (code == U_EXP || code == U_SIGMOID || code == U_SILU) {
+        for (int64_t i0 = e0; i0 < e1; i0 += BLK) {
+            int64_t m = e1 - i0 < BLK ? e1 - i0 : BLK;
+            mx_ld_block(xd, xt, i0, 1, blk, m);
+            if (code == U_EXP) {
+                mx_exp_n(blk, blk, m);
+            } else {
+                for (int64_t j = 0; j < m; j++)
+                    ex[j] = -blk[j];
+                mx_exp_n(ex, ex, m);
+                for (int64_t j = 0; j < m; j++)
+                    blk[j] = (code == U_SILU ? blk[j] : 1.0f) / (1.0f + ex[j]);
+            }
+            mx_st_block(od, ot, i0, blk, m);
+        }
+        return;
+    }
 #define UL(EXPR)                                                                             \
-    for (int64_t i0 = lo; i0 < hi; i0 += BLK) {                                             \
-        int64_t m_ = hi - i0 < BLK ? hi - i0 : BLK;                                         \
+    for (int64_t i0 = e0; i0 < e1; i0 += BLK) {                                             \
+        int64_t m_ = e1 - i0 < BLK ? e1 - i0 : BLK;                                         \
         mx_ld_block(xd, xt, i0, 1, blk, m_);                                                    \
         for (int64_t j_ = 0; j_ < m_; j_++) {                                                \
             float a = blk[j_];                                                               \
@@ -475,7 +499,7 @@ static void unary_units(void *ctx, size_t b0, size_t b1, int thread)
         mx_st_block(od, ot, i0, blk, m_);                                                       \
     }                                                                                        \
     break
-    switch (j->code) {
+    switch (code) {
     case U_EXP: UL(expf(a));
     case U_LOG: UL(logf(a + ax->eps));
     case U_SQRT: UL(sqrtf(a));
@@ -519,37 +543,6 @@ static void unary_units(void *ctx, size_t b0, size_t b1, int thread)
     case U_THRESHOLD: UL(fmaxf(a, ax->alpha));
     }
 #undef UL
-}
-
-
-static int run_unary(mx_ctx *c, const mx_step *s)
-{
-    (void)c;
-    const mx_val *x = s->in[0][0], *o = s->out[0];
-    const unary_aux *ax = s->aux;
-    const void *xd = x->data;
-    void *od = o->data;
-    mil_dtype xt = x->dt, ot = o->dt;
-    int64_t n = o->numel;
-    int code = (int)s->iaux[0];
-    if (!mil_dtype_is_float(xt) && (code == U_ABS || code == U_SIGN || code == U_SQUARE ||
-                                    code == U_NOT || code == U_RELU)) {
-        for (int64_t i = 0; i < n; i++) {
-            int64_t a = mil_ld_i64(xd, xt, i), r = 0;
-            switch (code) {
-            case U_ABS: r = a < 0 ? -a : a; break;
-            case U_SIGN: r = (a > 0) - (a < 0); break;
-            case U_SQUARE: r = a * a; break;
-            case U_NOT: r = !a; break;
-            case U_RELU: r = a > 0 ? a : 0; break;
-            }
-            mil_st_i64(od, ot, i, r);
-        }
-        return 0;
-    }
-    un_job j = {x, o, ax, code};
-    run_units((size_t)((n + BLK - 1) / BLK), BLK, n, unary_units, &j);
-    return 0;
 }
 
 /* ---- cast ---- */

@@ -47,7 +47,7 @@ typedef struct mm_aux {
     int br;                /* batch rank */
     int64_t bshape[MIL_MAX_RANK];
     int fast;              /* fp16/fp32 operands: through the matrix kernels */
-    int threads;           /* [K][N] y: batches run on up to this many threads */
+    int threads;           /* batches run on up to this many threads (scratch per thread) */
     const mx_val *mask;    /* attention scores: the additive mask they meet before softmax */
     int tr;                /* y is an unmaterialized tile of rank tr (0: it is not) */
     int64_t tshape[MIL_MAX_RANK], t0shape[MIL_MAX_RANK]; /* the tile's output and input */
@@ -198,12 +198,15 @@ static int infer_matmul(mx_plan *p, mx_step *s, an_error *err)
         memcpy(a->tshape, t->shape, sizeof a->tshape);
         memcpy(a->t0shape, t0->shape, sizeof a->t0shape);
     }
-    if (a->fast && a->ty) { /* y is [N][K]: the kernels' weight layout */
-        s->scratch = kn_act_bytes(M, K) + 128;
-        a->mask = attention_mask(p, s);
-    } else if (a->fast) { /* y is [K][N]: one fp32 accumulator block per thread */
+    if (a->fast && a->ty) { /* y is [N][K]: the kernels' weight layout; activations per thread */
         a->threads = mil_threads();
-        s->scratch = (size_t)a->threads * (((size_t)(M * N) * sizeof(float) + 63) & ~(size_t)63) + 64;
+        s->scratch = (size_t)a->threads * ((kn_act_bytes(M, K) + 63) & ~(size_t)63) + 128;
+        a->mask = attention_mask(p, s);
+    } else if (a->fast) { /* y is [K][N]: per thread, an fp32 accumulator block (M <= 4) or
+                           * the kernels' activations (prefill) */
+        a->threads = mil_threads();
+        size_t per = M > 4 ? kn_act_bytes(M, K) : (size_t)(M * N) * sizeof(float);
+        s->scratch = (size_t)a->threads * ((per + 63) & ~(size_t)63) + 64;
     } else
         s->scratch = (size_t)(M * K + K) * sizeof(float);
     return 0;
@@ -316,6 +319,44 @@ static void batch_offsets(const mm_aux *a, const int64_t *bs_x, const int64_t *b
     *yo = (a->tr ? tile_source(a, y) : y) * a->K * a->N;
 }
 
+typedef struct qk_job {
+    const mx_step *s;
+    unsigned char *scratch;
+    size_t per_thread;
+    int64_t bs_x[MIL_MAX_RANK], bs_y[MIL_MAX_RANK];
+    int64_t live;
+} qk_job;
+
+/* Batches [b0, b1) of a kernel matmul (y is [N][K]), each whole on one thread: attention
+ * scores have a batch per head, too small each to be worth splitting (and a pool barrier)
+ * across threads. */
+static void qk_batches(void *ctx, size_t b0, size_t b1, int thread)
+{
+    const qk_job *j = ctx;
+    const mx_step *s = j->s;
+    const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
+    const mm_aux *a = s->aux;
+    int64_t M = a->M, N = a->N, K = a->K, live = j->live;
+    size_t xes = mil_dtype_size(x->dt), yes = mil_dtype_size(y->dt), oes = mil_dtype_size(o->dt);
+    void *buf = j->scratch + (size_t)thread * j->per_thread;
+    for (size_t b = b0; b < b1; b++) {
+        int64_t xo, yo;
+        batch_offsets(a, j->bs_x, j->bs_y, (int64_t)b, &xo, &yo);
+        kn_weight w = {.kind = yes == 2 ? KN_W_F16 : KN_W_F32, .N = N, .K = K,
+                       .data = (const unsigned char *)y->data + (size_t)yo * yes};
+        an_error e;
+        kn_prepare(&w, KN_F32, &e); /* dense weights: checks only, no memory */
+        kn_act act;
+        kn_act_prepare(&act, (const unsigned char *)x->data + (size_t)xo * xes, xes == 2, M, K, a->tx ? 1 : K,
+                       a->tx ? M : 1, KN_F32, buf);
+        unsigned char *ob = (unsigned char *)o->data + (size_t)b * (size_t)(M * N) * oes;
+        kn_matmul(&w, &act, NULL, ob, oes == 2, N, 1, 0, live);
+        if (live < N) /* masked columns: any finite score will do, the mask makes it -inf */
+            for (int64_t m = 0; m < M; m++)
+                memset(ob + (size_t)(m * N + live) * oes, 0, (size_t)(N - live) * oes);
+    }
+}
+
 typedef struct av_job {
     const mx_step *s;
     unsigned char *scratch;
@@ -327,6 +368,40 @@ typedef struct av_job {
 /* Batches [b0, b1) of a matmul whose y is [K][N] (attention weights × values): each y
  * row is read once and added into the M output rows it contributes to; zero weights
  * (positions the causal mask removed) are skipped. */
+/* Prefill: one batch as a kernel matmul whose weight is y transposed ([K][N] = W^T),
+ * over the columns of x up to the last nonzero one (the causal mask zeroes the rest). */
+static void av_kernel(const av_job *j, size_t b, int64_t xo, int64_t yo, void *buf)
+{
+    const mx_step *s = j->s;
+    const mx_val *x = s->in[0][0], *y = s->in[1][0], *o = s->out[0];
+    const mm_aux *a = s->aux;
+    int64_t M = a->M, N = a->N, K = a->K, live = 0;
+    size_t xes = mil_dtype_size(x->dt), yes = mil_dtype_size(y->dt), oes = mil_dtype_size(o->dt);
+    for (int64_t m = 0; m < M && live < K; m++)
+        for (int64_t k = K - 1; k >= live; k--) {
+            int64_t xi = xo + (a->tx ? k * M + m : m * K + k);
+            int nz = xes == 2 ? (((const uint16_t *)x->data)[xi] & 0x7fff) != 0 : ((const float *)x->data)[xi] != 0.0f;
+            if (nz) {
+                live = k + 1;
+                break;
+            }
+        }
+    void *out = (char *)o->data + (size_t)b * (size_t)(M * N) * oes;
+    if (live == 0) {
+        memset(out, 0, (size_t)(M * N) * oes);
+        return;
+    }
+    kn_weight w = {.kind = yes == 2 ? KN_W_F16 : KN_W_F32, .N = N, .K = live, .wt = 1,
+                   .data = (const char *)y->data + (size_t)yo * yes};
+    an_error e;
+    kn_prepare(&w, KN_F32, &e); /* dense weights: checks only, no memory */
+    kn_act act;
+    /* row m of x restricted to its first `live` columns */
+    kn_act_prepare(&act, (const char *)x->data + (size_t)xo * xes, xes == 2, M, live, a->tx ? 1 : K,
+                   a->tx ? M : 1, KN_F32, buf);
+    kn_matmul(&w, &act, NULL, out, oes == 2, N, 1, 0, N);
+}
+
 static void av_batches(void *ctx, size_t b0, size_t b1, int thread)
 {
     const av_job *j = ctx;
@@ -339,6 +414,10 @@ static void av_batches(void *ctx, size_t b0, size_t b1, int thread)
     for (size_t b = b0; b < b1; b++) {
         int64_t xo, yo;
         batch_offsets(a, j->bs_x, j->bs_y, (int64_t)b, &xo, &yo);
+        if (M > 4) {
+            av_kernel(j, b, xo, yo, acc);
+            continue;
+        }
         memset(acc, 0, sizeof(float) * (size_t)(M * N));
         for (int64_t k = 0; k < K; k++) {
             const void *yrow = (const char *)y->data + (size_t)(yo + k * N) * (y16 ? 2 : 4);
@@ -369,7 +448,8 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
     if (a->fast && !a->ty) {
         av_job j = {.s = s, .axpy = pick_axpy(),
                     .scratch = (unsigned char *)(((uintptr_t)c->scratch + 63) & ~(uintptr_t)63),
-                    .per_thread = ((size_t)(M * N) * sizeof(float) + 63) & ~(size_t)63};
+                    .per_thread = ((M > 4 ? kn_act_bytes(M, K) : (size_t)(M * N) * sizeof(float)) + 63) &
+                                  ~(size_t)63};
         memcpy(j.bs_x, bs_x, sizeof bs_x);
         memcpy(j.bs_y, bs_y, sizeof bs_y);
         if (mil_threads() <= a->threads)
@@ -379,6 +459,15 @@ static int run_matmul(mx_ctx *c, const mx_step *s)
         return 0;
     }
     int64_t live = a->mask ? mask_live_columns(a->mask, N) : N;
+    if (a->fast && nb >= mil_threads() && mil_threads() > 1 && mil_threads() <= a->threads) {
+        qk_job j = {.s = s, .live = live,
+                    .scratch = (unsigned char *)(((uintptr_t)c->scratch + 63) & ~(uintptr_t)63),
+                    .per_thread = (kn_act_bytes(M, K) + 63) & ~(size_t)63};
+        memcpy(j.bs_x, bs_x, sizeof bs_x);
+        memcpy(j.bs_y, bs_y, sizeof bs_y);
+        mx_parallel_for((size_t)nb, 1, qk_batches, &j);
+        return 0;
+    }
     int64_t bidx[MIL_MAX_RANK] = {0};
     for (int64_t b = 0; b < nb; b++) {
         int64_t xo = 0, yo = 0;

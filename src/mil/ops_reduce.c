@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "mil/exec.h"
-#include "mil/vmath.h"
 
 enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_SUMSQ, R_LOGSUM, R_LOGSUMEXP };
 static const char *const reduce_names[] = {
@@ -269,16 +268,7 @@ typedef struct softmax_job {
     int64_t D;
     unsigned char *buf;
     size_t row;
-    const mx_vrow *v;
 } softmax_job;
-
-/* One row in place: max, e^(x - max) and its sum, scale by 1/sum (vmath.h). */
-static void softmax_row(const mx_vrow *v, float *buf, int64_t D)
-{
-    float mx = v->max(buf, D);
-    float sum = v->exp_sum(buf, D, mx);
-    v->scale(buf, D, 1.0f / sum);
-}
 
 static void softmax_rows(void *ctx, size_t i0, size_t i1, int thread)
 {
@@ -287,7 +277,7 @@ static void softmax_rows(void *ctx, size_t i0, size_t i1, int thread)
     float *buf = (float *)(j->buf + (size_t)thread * j->row);
     for (size_t i = i0; i < i1; i++) {
         mx_ld_block(j->x->data, j->x->dt, (int64_t)i * D, 1, buf, D);
-        softmax_row(j->v, buf, D);
+        mx_softmax_row(buf, D);
         mx_st_block(j->o->data, j->o->dt, (int64_t)i * D, buf, D);
     }
 }
@@ -299,10 +289,9 @@ static int run_softmax(mx_ctx *c, const mx_step *s)
     int64_t D = x->rank ? x->shape[a] : 1;
     int64_t outer = mil_shape_numel(a, x->shape), inner = mil_shape_numel(x->rank - a - 1, x->shape + a + 1);
     float *buf = c->scratch;
-    const mx_vrow *v = mx_vrow_best();
     if (inner == 1) { /* rows are contiguous: in parallel, a buffer per thread */
         softmax_job j = {x, o, D, (unsigned char *)(((uintptr_t)buf + 63) & ~(uintptr_t)63),
-                         ((size_t)D * sizeof(float) + 63) & ~(size_t)63, v};
+                         ((size_t)D * sizeof(float) + 63) & ~(size_t)63};
         size_t grain = (size_t)(outer / (mil_threads() * 4));
         if (mil_threads() <= s->iaux[1])
             mx_parallel_for((size_t)outer, grain < 1 ? 1 : grain, softmax_rows, &j);
@@ -312,10 +301,11 @@ static int run_softmax(mx_ctx *c, const mx_step *s)
     }
     for (int64_t i = 0; i < outer; i++)
         for (int64_t k = 0; k < inner; k++) {
+            /* a strided row, gathered so that it is computed as the contiguous ones are */
             int64_t base = i * D * inner + k;
             for (int64_t d = 0; d < D; d++)
                 buf[d] = mil_ld_f32(x->data, x->dt, base + d * inner);
-            softmax_row(v, buf, D);
+            mx_softmax_row(buf, D);
             for (int64_t d = 0; d < D; d++)
                 mil_st_f32(o->data, o->dt, base + d * inner, buf[d]);
         }

@@ -718,13 +718,20 @@ int pipe_model_step(pipe_model *m, int32_t tok, int pos, float *logits, int32_t 
                 best_id = off + a;
             }
         } else {
-            for (int j = 0; j < n; j++) {
-                float v = t->dtype == PIPE_DT_FP16 ? an_fp16_to_fp32(((const uint16_t *)t->data)[j])
-                                                   : ((const float *)t->data)[j];
-                if ((k == 0 && j == 0) || v > best) {
-                    best = v;
-                    best_id = off + j;
-                }
+            /* fp16 logits widened a block at a time (the vector conversion), then scanned */
+            float blk[1024];
+            for (int j0 = 0; j0 < n; j0 += 1024) {
+                int len = n - j0 < 1024 ? n - j0 : 1024;
+                const float *v = blk;
+                if (t->dtype == PIPE_DT_FP16)
+                    an_fp16_to_fp32_n((const uint16_t *)t->data + j0, blk, (size_t)len);
+                else
+                    v = (const float *)t->data + j0;
+                for (int j = 0; j < len; j++)
+                    if ((k == 0 && j0 + j == 0) || v[j] > best) {
+                        best = v[j];
+                        best_id = off + j0 + j;
+                    }
             }
         }
         off += n;

@@ -346,6 +346,89 @@ TEST(kernel_path_on_request)
     path_on_request("f32", 0, 0);
 }
 
+/* Large element-wise ops run on the threads: the same bytes on 1 and 2 threads (planned
+ * for 2), equal to the plain definition (fp32 arithmetic, then the output's rounding),
+ * with broadcasting along rows and along columns, fp16 and fp32; unary SiLU and sigmoid
+ * too (within the vector exp's error). */
+TEST(large_binary_ops_on_threads)
+{
+    an_error err = {{0}};
+    REQUIRE(mil_set_threads(2, &err) == 0);
+    mil_component *c = load_text("bin",
+        "program(1.3)\n{\n"
+        "    func main<ios18>(tensor<fp16, [1, 64, 1000]> x, tensor<fp16, [1, 1, 1000]> r, tensor<fp32, [64, 1]> k,"
+        " tensor<fp32, [64, 1000]> z) {\n"
+        "        tensor<fp16, [1, 64, 1000]> a = add(x = x, y = r)[name = string(\"a\")];\n"
+        "        tensor<fp32, [64, 1000]> m = mul(x = z, y = k)[name = string(\"m\")];\n"
+        "        tensor<fp32, [64, 1000]> d = real_div(x = m, y = z)[name = string(\"d\")];\n"
+        "        tensor<fp16, [1, 64, 1000]> sl = silu(x = x)[name = string(\"sl\")];\n"
+        "        tensor<fp32, [64, 1000]> sg = sigmoid(x = m)[name = string(\"sg\")];\n"
+        "    } -> (a, m, d, sl, sg);\n}\n", &err);
+    if (!c)
+        fprintf(stderr, "%s\n", err.msg);
+    REQUIRE(c);
+    int64_t R = 64, C = 1000;
+    uint16_t *x = malloc((size_t)(R * C) * 2), r[1000];
+    float k[64], *z = malloc((size_t)(R * C) * 4);
+    for (int64_t i = 0; i < R * C; i++) {
+        x[i] = an_fp32_to_fp16((float)((i * 37) % 1001) / 97.0f - 5.0f);
+        z[i] = (float)((i * 53) % 997) / 31.0f + 0.25f;
+    }
+    for (int64_t i = 0; i < C; i++)
+        r[i] = an_fp32_to_fp16((float)i / 333.0f);
+    for (int64_t i = 0; i < R; i++)
+        k[i] = (float)i * 0.125f - 3.0f;
+    mil_named_tensor in[4] = {{"x", {MIL_DT_FP16, 3, {1, 64, 1000}, x}},
+                              {"r", {MIL_DT_FP16, 3, {1, 1, 1000}, r}},
+                              {"k", {MIL_DT_FP32, 2, {64, 1}, k}},
+                              {"z", {MIL_DT_FP32, 2, {64, 1000}, z}}};
+    unsigned char *got[2][5];
+    size_t bytes[5] = {(size_t)(R * C) * 2, (size_t)(R * C) * 4, (size_t)(R * C) * 4, (size_t)(R * C) * 2,
+                       (size_t)(R * C) * 4};
+    for (int t = 0; t < 2; t++) {
+        REQUIRE(mil_set_threads(t ? 2 : 1, &err) == 0);
+        const mil_named_tensor *out;
+        int n_out;
+        REQUIRE(mil_predict(c, NULL, 4, in, NULL, &out, &n_out, &err) == 0);
+        REQUIRE(n_out == 5);
+        for (int o = 0; o < 5; o++) {
+            got[t][o] = malloc(bytes[o]);
+            memcpy(got[t][o], out[o].t.data, bytes[o]);
+        }
+    }
+    for (int o = 0; o < 5; o++)
+        CHECK(memcmp(got[0][o], got[1][o], bytes[o]) == 0);
+    int bad = 0;
+    for (int64_t i = 0; i < R * C && !bad; i++) {
+        int64_t row = i / C, col = i % C;
+        uint16_t a = an_fp32_to_fp16(an_fp16_to_fp32(x[i]) + an_fp16_to_fp32(r[col]));
+        float m = z[i] * k[row], d = m / z[i];
+        float gm, gd;
+        memcpy(&gm, got[1][1] + (size_t)i * 4, 4);
+        memcpy(&gd, got[1][2] + (size_t)i * 4, 4);
+        /* silu and sigmoid from the vector exp: within its few-ulp error, then rounding */
+        double xv = an_fp16_to_fp32(x[i]), sl = xv / (1.0 + exp(-xv)), sg = 1.0 / (1.0 + exp(-(double)m));
+        float gsg;
+        memcpy(&gsg, got[1][4] + (size_t)i * 4, 4);
+        double gsl = an_fp16_to_fp32(((const uint16_t *)got[1][3])[i]);
+        if (fabs(gsl - sl) > fabs(sl) / 1024 + 1e-7 || fabs(gsg - sg) > 1e-6 * sg + 1e-37) { /* libm overflows too: 0 for tiny results */
+            T_FAIL("element %lld: silu %g (want %g), sigmoid %g (want %g)", (long long)i, gsl, sl, gsg, sg);
+            bad = 1;
+        }
+        if (((const uint16_t *)got[1][0])[i] != a || gm != m || gd != d) {
+            T_FAIL("element %lld: %04x %g %g, expected %04x %g %g", (long long)i, ((const uint16_t *)got[1][0])[i],
+                   gm, gd, a, m, d);
+            bad = 1;
+        }
+    }
+    for (int t = 0; t < 2; t++)
+        for (int o = 0; o < 5; o++)
+            free(got[t][o]);
+    free(x), free(z);
+    mil_component_free(c);
+    REQUIRE(mil_set_threads(1, &err) == 0);
+}
+
 /* Contiguous slices are views (of the state, of an arena value): the values are still
  * those NumPy slicing gives, a slice of the state taken before a write still sees the
  * old rows, and a strided slice (not contiguous) is still copied correctly. */
@@ -675,6 +758,7 @@ int main(void)
     RUN(slice_views_of_state);
     RUN(thread_count_does_not_change_results);
     RUN(kernel_path_on_request);
+    RUN(large_binary_ops_on_threads);
     RUN(gqa_tile_not_materialized);
     RUN(masked_attention_columns_skipped);
     RUN(rmsnorm_pattern_fused);

@@ -160,10 +160,22 @@ static int n_cases;
 /* One random case on the current ISA: kn_matmul vs kn_matmul_ref, with bias, fp32 and
  * fp16 output, transposed output strides and a split of the rows. */
 static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N, int64_t K, int64_t gn,
-                     int64_t gk, int lut_f32)
+                     int64_t gk, int lut_f32, int wt)
 {
     tw t;
     make_weight(&t, kind, bits, N, K, gn, gk, lut_f32);
+    /* a transposed dense weight: the same W stored [K][N]; the reference reads the [N][K] one */
+    kn_weight orig = t.w;
+    void *tdata = NULL;
+    if (wt) {
+        size_t es = kind == KN_W_F32 ? 4 : 2;
+        tdata = malloc((size_t)(N * K) * es);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t k = 0; k < K; k++)
+                memcpy((char *)tdata + (size_t)(k * N + n) * es, (const char *)t.data + (size_t)(n * K + k) * es, es);
+        t.w.data = tdata;
+        t.w.wt = 1;
+    }
     an_error err = {{0}};
     if (kn_prepare(&t.w, path, &err)) {
         T_FAIL("prepare: %s", err.msg);
@@ -177,7 +189,7 @@ static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N
     for (int64_t n = 0; n < N; n++)
         bias[n] = gauss();
     float *ref = malloc((size_t)(M * N) * sizeof(float));
-    kn_matmul_ref(&t.w, x, M, bias, ref);
+    kn_matmul_ref(&orig, x, M, bias, ref);
     float *W = dense_direct(&t);
     /* each palette's integer step: max |entry| / 127 (int8) or / KN_I16_QW */
     double qw = eff == KN_I16 ? KN_I16_QW : 127, qx = eff == KN_I16 ? KN_I16_QX : 127;
@@ -254,7 +266,7 @@ static void run_case(kn_wkind kind, int bits, kn_path path, int64_t M, int64_t N
         }
     }
     n_cases++;
-    free(x), free(bias), free(ref), free(W), free(swp), free(buf), free(y), free(yt), free(yh);
+    free(x), free(bias), free(ref), free(W), free(swp), free(buf), free(y), free(yt), free(yh), free(tdata);
     free_weight(&t);
 }
 
@@ -288,11 +300,13 @@ static void run_isa(const char *isa, kn_path path)
             if (s->K * s->N > 20000 && M > 7 && mi % 2)
                 continue;
             if (path == KN_F32) {
-                run_case(KN_W_F32, 0, path, M, s->N, s->K, 1, s->K, 0);
-                run_case(KN_W_F16, 0, path, M, s->N, s->K, 1, s->K, 0);
+                for (int wt = 0; wt < 2; wt++) {
+                    run_case(KN_W_F32, 0, path, M, s->N, s->K, 1, s->K, 0, wt);
+                    run_case(KN_W_F16, 0, path, M, s->N, s->K, 1, s->K, 0, wt);
+                }
             }
             for (int bi = 0; bi < 6; bi++)
-                run_case(KN_W_LUT, BITS[bi], path, M, s->N, s->K, s->gn, s->gk, (int)(si % 5 == 4));
+                run_case(KN_W_LUT, BITS[bi], path, M, s->N, s->K, s->gn, s->gk, (int)(si % 5 == 4), 0);
         }
     }
     kn_force_isa(NULL);
@@ -403,24 +417,32 @@ TEST(act_prepare_gathers_and_quantizes)
         kn_act_prepare(&a, src, 1, Mq, K, 1, M, KN_I16, buf);
         kn_force_isa(NULL);
         CHECK_EQ_INT(a.Mp, 16);
-        for (int64_t m = 0; m < Mq; m++) {
+        int bad = 0;
+        for (int64_t m = 0; m < Mq && !bad; m++) {
+            /* x(m, k) straight from the source (a.x is not filled on every preparation) */
             float amax = 0;
             for (int64_t k = 0; k < K; k++)
-                amax = fmaxf(amax, fabsf(a.x[m * K + k]));
+                amax = fmaxf(amax, fabsf(an_fp16_to_fp32(src[k * M + m])));
             CHECK_NEAR(a.qscale[m], amax / KN_I16_QX, 1e-9);
-            for (int64_t k = 0; k < a.Kp; k++) {
-                int16_t q = a.q16[m * a.Kp + k];
-                if (k < K)
-                    CHECK(fabsf(a.x[m * K + k] - a.qscale[m] * q) <= a.qscale[m] * 0.5001f);
-                else
-                    CHECK_EQ_INT(q, 0);
+            float sc = a.qscale[m];
+            for (int64_t k = 0; k < a.Kp && !bad; k++) {
                 int64_t b = k / 64 * 64, i = k - b;
                 int64_t e = b + (i < 32 ? 2 * i : 2 * (i - 32) + 1);
                 int64_t u = b + (i < 32 ? 16 * (i / 8) + i % 8 : 16 * ((i - 32) / 8) + 8 + (i - 32) % 8);
                 int16_t ge = Mq > 4 ? a.p16e[((k / 2) * a.Mp + m) * 2 + k % 2] : a.q16e[m * a.Kp + k];
                 int16_t gu = Mq > 4 ? a.p16u[((k / 2) * a.Mp + m) * 2 + k % 2] : a.q16u[m * a.Kp + k];
-                CHECK_EQ_INT(ge, a.q16[m * a.Kp + e]);
-                CHECK_EQ_INT(gu, a.q16[m * a.Kp + u]);
+                /* position k of the reordered block holds column e (u) quantized: within half
+                 * a step of x, or 0 in the padding */
+                float xe = e < K ? an_fp16_to_fp32(src[e * M + m]) : 0.0f;
+                float xu = u < K ? an_fp16_to_fp32(src[u * M + m]) : 0.0f;
+                if (!(fabsf(xe - sc * ge) <= sc * 0.5001f) || !(fabsf(xu - sc * gu) <= sc * 0.5001f) ||
+                    (e >= K && ge != 0) || (u >= K && gu != 0)) {
+                    T_FAIL("pass %d M %lld: row %lld position %lld: %d (x %g) / %d (x %g), step %g", pass,
+                           (long long)Mq, (long long)m, (long long)k, ge, xe, gu, xu, sc);
+                    bad = 1;
+                }
+                if (a.q16 && k < K)
+                    CHECK(fabsf(an_fp16_to_fp32(src[k * M + m]) - sc * a.q16[m * a.Kp + k]) <= sc * 0.5001f);
             }
         }
         for (int64_t m = Mq; Mq > 4 && m < a.Mp; m++)
