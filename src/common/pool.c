@@ -65,7 +65,11 @@ static void run_chunks(an_pool *p, uint64_t gen, an_pool_fn fn, void *ctx, size_
         size_t begin = (size_t)(v & IDX_MASK);
         if (begin >= n)
             return;
-        size_t end = begin + grain < n ? begin + grain : n;
+        /* guided: a share of what is left, in whole grains, so the last chunks are small
+         * and no thread is left alone with a big one at the end */
+        size_t share = (n - begin) / (grain * 2 * (size_t)p->size);
+        size_t step = grain * (share ? share : 1);
+        size_t end = step < n - begin ? begin + step : n;
         if (!atomic_compare_exchange_weak(&p->claim, &v, tag | end))
             continue; /* v was reloaded */
         fn(ctx, begin, end, thread);

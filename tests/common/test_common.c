@@ -127,6 +127,51 @@ TEST(pool_runs_each_index_once)
     an_pool_destroy(NULL);
 }
 
+typedef struct {
+    size_t grain, n, left_at_claim_max;
+    int nchunks, misaligned, too_big;
+    size_t sizes[4096];
+} chunk_ctx;
+
+static void chunk_fn(void *ctxp, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    chunk_ctx *c = ctxp;
+    int i = __atomic_fetch_add(&c->nchunks, 1, __ATOMIC_RELAXED);
+    if (i < 4096)
+        c->sizes[i] = end - begin;
+    if (begin % c->grain || (end != c->n && end % c->grain))
+        __atomic_store_n(&c->misaligned, 1, __ATOMIC_RELAXED);
+    /* a chunk is at most a quarter of what was left when it was claimed (2 threads) */
+    if (end - begin > c->grain && end - begin > (c->n - begin) / 4)
+        __atomic_store_n(&c->too_big, 1, __ATOMIC_RELAXED);
+}
+
+/* Chunks start and end on multiples of grain (kernels that group rows rely on it), and
+ * shrink as the loop drains: a share of what is left, never less than grain. */
+TEST(pool_chunks_are_guided_and_aligned)
+{
+    an_error err;
+    an_pool *p = an_pool_create(2, &err);
+    REQUIRE(p);
+    static chunk_ctx c;
+    memset(&c, 0, sizeof c);
+    c.grain = 16;
+    c.n = 16 * 1000 + 5;
+    an_pool_for(p, c.n, c.grain, chunk_fn, &c);
+    CHECK(!c.misaligned);
+    CHECK(!c.too_big);
+    size_t total = 0, biggest = 0;
+    for (int i = 0; i < c.nchunks && i < 4096; i++) {
+        total += c.sizes[i];
+        biggest = c.sizes[i] > biggest ? c.sizes[i] : biggest;
+    }
+    CHECK(total == c.n);
+    CHECK(biggest > c.grain);        /* not all of grain size: guided */
+    CHECK(c.nchunks < 200);          /* far fewer claims than n / grain = 1000 */
+    an_pool_destroy(p);
+}
+
 static char tmpdir[256];
 
 static void make_tmpdir(void)
@@ -206,6 +251,7 @@ int main(void)
     RUN(arena_alignment_and_growth);
     RUN(strbuf_append_format_steal);
     RUN(pool_runs_each_index_once);
+    RUN(pool_chunks_are_guided_and_aligned);
     RUN(file_atomic_write_map_read);
     RUN(cpu_counts);
     return t_finish();
