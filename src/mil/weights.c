@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/file.h"
 #include "mil/build.h"
@@ -166,6 +167,14 @@ static const wfile *get_file(mil_weights *w, char *path, an_error *err)
     if (an_map_file(path, &f->map, err)) {
         free(path);
         return NULL;
+    }
+    /* Start reading the whole file into the page cache now, in the background: the FFN
+     * and LM-head weights are all read by the first token anyway, and the embedding
+     * rows are read at random, one disk read per token when not cached. */
+    /* The kernel caps each request at the device's readahead size (128 KiB by default). */
+    for (size_t o = 0; f->map.data && o < f->map.size; o += (size_t)128 << 10) {
+        size_t n = f->map.size - o < ((size_t)128 << 10) ? f->map.size - o : (size_t)128 << 10;
+        (void)madvise((char *)f->map.data + o, n, MADV_WILLNEED);
     }
     f->path = path;
     w->n_files++;

@@ -1,9 +1,14 @@
 /* test_mil_weights.c — MIL blob storage v2 (COREML-FORMAT.md §3): header, sentinel,
  * dtype, size and bounds checks, path resolution, sub-byte packing (§3.3), and every
  * blob of the test-model fixtures. Expected bytes are written out from the spec by hand. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mil/ir.h"
 #include "mil/packed.h"
@@ -225,6 +230,90 @@ TEST(fixture_blobs)
     CHECK(blobs > 0);
 }
 
+/* Pages of fd's file in the page cache. */
+static size_t resident_pages(int fd, size_t size)
+{
+    void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        return 0;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), np = (size + pg - 1) / pg, n = 0;
+    unsigned char *v = malloc(np);
+    if (v && mincore(m, size, v) == 0)
+        for (size_t i = 0; i < np; i++)
+            n += v[i] & 1;
+    free(v);
+    munmap(m, size);
+    return n;
+}
+
+/* The first blob read from a weight file starts reading the whole file into the page
+ * cache (the embedding rows are read at random later, one disk read each if not). */
+TEST(weight_file_is_read_ahead)
+{
+    char dir[] = "/var/tmp/anemone-wXXXXXX";
+    if (!mkdtemp(dir))
+        SKIP("cannot make a directory in /var/tmp");
+    char path[256], mil[256];
+    snprintf(path, sizeof path, "%s/weights", dir);
+    REQUIRE(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof path, "%s/weights/weight.bin", dir);
+    snprintf(mil, sizeof mil, "%s/model.mil", dir);
+    FILE *f = fopen(mil, "w");
+    REQUIRE(f);
+    fputs("program(1.3)\n[buildInfo = dict<string, string>({})]\n{\n"
+          "    func main<ios18>(tensor<fp16, [4]> x) {\n"
+          "            tensor<fp16, [4]> w = const()[name = string(\"w\"), val = tensor<fp16, [4]>("
+          "BLOBFILE(path = string(\"@model_path/weights/weight.bin\"), offset = uint64(64)))];\n"
+          "            tensor<fp16, [4]> y = add(x = x, y = w)[name = string(\"y\")];\n"
+          "        } -> (y);\n}\n",
+          f);
+    fclose(f);
+    size_t size = (size_t)16 << 20;
+    uint8_t *buf = calloc(1, size);
+    REQUIRE(buf);
+    const uint8_t half[8] = {0x00, 0x3c, 0x00, 0xc0, 0x00, 0x38, 0x00, 0x42};
+    make_file(buf, 1, half, 8, 0);
+    for (size_t i = 4096; i < size; i++)
+        buf[i] = (uint8_t)(i * 2654435761u >> 24); /* not a sparse file */
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, buf, size) == (ssize_t)size);
+    free(buf);
+    fsync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    size_t total = size / (size_t)sysconf(_SC_PAGESIZE), before = resident_pages(fd, size);
+    an_error err = {{0}};
+    mil_program *p = mil_program_load(dir, &err);
+    if (!p)
+        T_FAIL("%.400s", err.msg);
+    else if (before > total / 4) {
+        printf("INFO the page cache kept %zu of %zu pages: nothing to observe\n", before, total);
+    } else {
+        mil_weights *w = mil_weights_open(p);
+        const mil_op *op = &p->functions[0].ops[0];
+        const mil_literal *l = NULL;
+        for (int i = 0; i < op->n_attrs; i++)
+            if (op->attrs[i].value && op->attrs[i].value->kind == MIL_LIT_BLOB)
+                l = op->attrs[i].value;
+        REQUIRE(l);
+        mil_blob b;
+        CHECK_EQ_INT(mil_blob_get(w, l, &b, &err), 0);
+        size_t now_in = 0;
+        for (int tries = 0; tries < 300 && (now_in = resident_pages(fd, size)) < total; tries++)
+            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        printf("INFO resident pages: %zu of %zu before, %zu after the first blob\n", before, total, now_in);
+        CHECK(now_in == total);
+        mil_weights_close(w);
+    }
+    mil_program_free(p);
+    close(fd);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/weights", dir);
+    rmdir(path);
+    unlink(mil);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(unpack_by_the_spec);
@@ -232,5 +321,6 @@ int main(void)
     RUN(blob_checks);
     RUN(paths);
     RUN(fixture_blobs);
+    RUN(weight_file_is_read_ahead);
     return t_finish();
 }
