@@ -42,7 +42,9 @@ INL __m512i dpw(__m512i acc, __m512i a, __m512i b)
 #define NR 4              /* rows of W per prefill register block */
 #define KB KN_I16_FLUSH   /* columns per prefill tile (and per flush) */
 #define GEMV_FLUSH 4096   /* columns per flush in decode: 128 products per lane */
-#define PF 4096           /* prefetch distance in bytes of indices */
+#define PF 4096           /* prefetch distance in bytes of indices, into L2 (T1): measured
+                           * 8% faster decode than into L1 (T0), whose few fill buffers the
+                           * prefetches then compete for with the loads */
 
 /* LUT6: qword q gets the 8 bytes from 6q; vpmultishiftqb then takes bits 6j.. into byte j */
 static const uint8_t PB6[64] = {
@@ -132,9 +134,9 @@ INL void gemv_row(int code, int MB, const kn_weight *w, const kn_prep *pr, const
                 acc[m][0] = acc[m][1] = acc[m][2] = acc[m][3] = _mm512_setzero_si512();
             const uint8_t *bp = row + k0 / 64 * bb;
             for (int64_t k = k0; k < k1; k += 128, bp += 2 * bb) {
-                _mm_prefetch((const char *)bp + PF, _MM_HINT_T0);
-                if (bb == 64)
-                    _mm_prefetch((const char *)bp + PF + 64, _MM_HINT_T0);
+                _mm_prefetch((const char *)bp + PF, _MM_HINT_T1);
+                if (bb > 32)
+                    _mm_prefetch((const char *)bp + PF + 64, _MM_HINT_T1);
                 __m512i A, B, C, D;
                 dec64(code, bp, &T, &A, &B);
                 dec64(code, bp + bb, &T, &C, &D);
